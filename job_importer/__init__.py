@@ -1,0 +1,1 @@
+"""Shared core of job-importer: the message contract, settings, broker setup and run history."""

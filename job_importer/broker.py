@@ -1,0 +1,66 @@
+"""Broker setup shared by both services: one Redis broker, the same middleware everywhere."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.middleware import (
+    AgeLimit,
+    Callbacks,
+    CurrentMessage,
+    Middleware,
+    Pipelines,
+    Retries,
+    ShutdownNotifications,
+    TimeLimit,
+)
+
+from .contract import IMPORT_ACTOR, Chunk
+from .settings import Settings
+
+
+def build_broker(settings: Settings, extra_middleware: list[Middleware] | None = None) -> RedisBroker:
+    """A Redis broker with our retry policy, set as Dramatiq's global broker."""
+    from .control import WorkerControl
+    from .deadletters import DeadLetterAccounting
+
+    middleware: list[Middleware] = [
+        AgeLimit(),
+        TimeLimit(time_limit=15 * 60 * 1000),
+        ShutdownNotifications(),
+        Callbacks(),
+        Pipelines(),
+        CurrentMessage(),
+        Retries(
+            max_retries=settings.import_max_retries,
+            min_backoff=settings.retry_base_ms,
+            max_backoff=settings.retry_max_ms,
+        ),
+        # After Retries, so it sees messages that Retries has just given up on.
+        DeadLetterAccounting(settings),
+        WorkerControl(settings),
+        *(extra_middleware or []),
+    ]
+    broker = RedisBroker(
+        url=settings.redis_url,
+        namespace=settings.queue_namespace,
+        middleware=middleware,
+        heartbeat_timeout=settings.heartbeat_timeout_ms,
+        maintenance_chance=settings.maintenance_chance,
+        dead_message_ttl=settings.dead_message_ttl_ms,
+    )
+    dramatiq.set_broker(broker)
+    return broker
+
+
+def chunk_message(settings: Settings, chunk: Chunk) -> dramatiq.Message[Any]:
+    """The importer message for one chunk, addressed by actor name (the fetcher never imports the importer)."""
+    return dramatiq.Message(
+        queue_name=settings.import_queue,
+        actor_name=IMPORT_ACTOR,
+        args=(chunk.model_dump(mode="json"),),
+        kwargs={},
+        options={"max_retries": settings.import_max_retries},
+    )

@@ -1,0 +1,99 @@
+"""The message contract between the fetcher and the importer.
+
+The two services share nothing but this module and a Redis broker: the fetcher sends
+``import_chunk`` messages whose single argument is a :class:`Chunk` dumped to JSON, and the
+importer validates it back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter
+
+#: Dramatiq actor names: the fetcher enqueues ``import_chunk`` messages by name only.
+FETCH_ACTOR = "fetch_feed"
+IMPORT_ACTOR = "import_chunk"
+
+# Field caps: an item over them fails with a reason instead of bloating a message.
+MAX_ID_CHARS = 2_000
+MAX_SHORT_CHARS = 2_000
+MAX_TEXT_CHARS = 100_000
+MAX_EXTRA_KEYS = 64
+MAX_EXTRA_VALUE_CHARS = 10_000
+
+ShortText = Annotated[str, StringConstraints(max_length=MAX_SHORT_CHARS)]
+LongText = Annotated[str, StringConstraints(max_length=MAX_TEXT_CHARS)]
+Identity = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_CHARS)]
+
+
+class JobItem(BaseModel):
+    """One normalised job listing, as sent to the importer and stored (plus bookkeeping fields)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: Identity
+    source: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    guid: Identity
+    title: ShortText
+    link: Annotated[str, StringConstraints(max_length=MAX_ID_CHARS)] | None = None
+    company: ShortText | None = None
+    location: ShortText | None = None
+    job_type: ShortText | None = None
+    category: ShortText | None = None
+    description: LongText | None = None
+    content: LongText | None = None
+    image_url: Annotated[str, StringConstraints(max_length=MAX_ID_CHARS)] | None = None
+    published_at: datetime | None = None
+    extra: dict[str, str] = Field(default_factory=dict, max_length=MAX_EXTRA_KEYS)
+    content_hash: Annotated[str, StringConstraints(min_length=8, max_length=64)]
+
+
+class Chunk(BaseModel):
+    """A batch of items of one feed run: one importer message, one bulk write."""
+
+    run_id: str
+    seq: int = Field(ge=0)  # position of the chunk in its run; the idempotency key with run_id
+    feed_url: str
+    fetched_at: datetime
+    items: list[dict[str, Any]]  # validated item by item by the importer, so one bad item fails alone
+
+
+JOB_ITEMS = TypeAdapter(list[JobItem])
+
+#: The fields that make up an item's content: a change in any of them is an update.
+HASHED_FIELDS = (
+    "title",
+    "link",
+    "company",
+    "location",
+    "job_type",
+    "category",
+    "description",
+    "content",
+    "image_url",
+    "published_at",
+)
+
+
+def job_id(source: str, guid: str) -> str:
+    """The deterministic document id of an item: the same listing always lands on one document."""
+    return f"{source}#{guid}"
+
+
+def content_hash(fields: dict[str, Any]) -> str:
+    """A cheap, stable fingerprint of an item's content (blake2b, 128 bits)."""
+    digest = hashlib.blake2b(digest_size=16)
+    for name in HASHED_FIELDS:
+        value = fields.get(name)
+        if isinstance(value, datetime):
+            value = value.isoformat()
+        digest.update(name.encode())
+        digest.update(b"\x00")
+        digest.update(("" if value is None else str(value)).encode("utf-8", "surrogatepass"))
+        digest.update(b"\x01")
+    for key in sorted(fields.get("extra") or {}):
+        digest.update(f"extra.{key}\x00{fields['extra'][key]}\x01".encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()

@@ -1,0 +1,96 @@
+"""Worker control through Redis: pause/resume per queue, and which workers are alive.
+
+The paused queues are a Redis set; each worker process polls it once a second and pauses its
+own Dramatiq worker while a queue it consumes is paused (messages stay in Redis meanwhile;
+prefetched ones stay claimed and are redelivered if the process dies). On the same tick it
+refreshes a short-lived presence key per queue, which `live_workers` counts.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+import redis
+from dramatiq.middleware import Middleware
+
+from .settings import Settings
+
+POLL_SECONDS = 1.0
+PRESENCE_TTL_S = 5
+log = logging.getLogger(__name__)
+
+
+def paused_key(namespace: str) -> str:
+    return f"{namespace}:__paused__"
+
+
+def pause(client: redis.Redis, namespace: str, queues: Iterable[str]) -> None:
+    names = list(queues)
+    if names:
+        client.sadd(paused_key(namespace), *names)
+
+
+def resume(client: redis.Redis, namespace: str, queues: Iterable[str]) -> None:
+    names = list(queues)
+    if names:
+        client.srem(paused_key(namespace), *names)
+
+
+def paused_queues(client: redis.Redis, namespace: str) -> set[str]:
+    return {
+        name.decode() if isinstance(name, bytes) else name for name in client.smembers(paused_key(namespace))
+    }
+
+
+def presence_key(namespace: str, queue: str, worker: str = "*") -> str:
+    return f"{namespace}:__workers__:{queue}:{worker}"
+
+
+def live_workers(client: redis.Redis, namespace: str, queue: str) -> int:
+    """Worker processes that consumed ``queue`` within the last few seconds."""
+    return sum(1 for _ in client.scan_iter(match=presence_key(namespace, queue), count=500))
+
+
+class WorkerControl(Middleware):
+    """Pauses this process's worker while one of its queues is paused; announces it is alive."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.namespace = settings.queue_namespace
+        self._stop = threading.Event()
+
+    def after_worker_boot(self, broker: Any, worker: Any) -> None:
+        consumed = set(worker.consumer_whitelist or broker.get_declared_queues())
+        thread = threading.Thread(
+            target=self._watch, args=(broker, worker, consumed), daemon=True, name="worker-control"
+        )
+        thread.start()
+
+    def before_worker_shutdown(self, broker: Any, worker: Any) -> None:
+        self._stop.set()
+
+    def _watch(self, broker: Any, worker: Any, consumed: set[str]) -> None:
+        paused = False
+        me = f"{socket.gethostname()}-{os.getpid()}"
+        while True:
+            try:
+                with broker.client.pipeline(transaction=False) as pipe:
+                    for queue in consumed:
+                        pipe.set(presence_key(self.namespace, queue, me), "1", ex=PRESENCE_TTL_S)
+                    pipe.execute()
+                want = bool(consumed & paused_queues(broker.client, self.namespace))
+            except redis.RedisError:
+                want = paused  # keep the current state while Redis is away
+            if want and not paused:
+                log.info("pausing: queue(s) %s paused", sorted(consumed))
+                worker.pause()
+            elif paused and not want:
+                log.info("resuming")
+                worker.resume()
+            paused = want
+            if self._stop.wait(POLL_SECONDS):
+                return

@@ -1,0 +1,63 @@
+"""MongoDB access: one client per process, the collections we use and their indexes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+from pymongo import ASCENDING, DESCENDING, MongoClient
+from pymongo.collection import Collection
+from pymongo.database import Database
+
+from .settings import Settings
+
+JOBS = "jobs"
+IMPORT_LOGS = "import_logs"  # one record per feed per run, as in the original design
+FAILED_ITEMS = "failed_items"  # the item-level dead letter
+FEED_STATE = "feed_state"  # validators (ETag / Last-Modified) per feed
+
+
+@dataclass(frozen=True)
+class Store:
+    """The collections of one database."""
+
+    db: Database
+
+    @property
+    def jobs(self) -> Collection:
+        return self.db[JOBS]
+
+    @property
+    def runs(self) -> Collection:
+        return self.db[IMPORT_LOGS]
+
+    @property
+    def failed_items(self) -> Collection:
+        return self.db[FAILED_ITEMS]
+
+    @property
+    def feed_state(self) -> Collection:
+        return self.db[FEED_STATE]
+
+
+@cache
+def _client(url: str) -> MongoClient:
+    return MongoClient(url, tz_aware=True, serverSelectionTimeoutMS=5000, connectTimeoutMS=5000)
+
+
+def get_store(settings: Settings) -> Store:
+    """The process-wide store for these settings (the client is created once and pooled)."""
+    return Store(_client(settings.mongodb_url)[settings.mongodb_db])
+
+
+def ensure_indexes(store: Store) -> None:
+    """Create the indexes the queries rely on; cheap to repeat."""
+    store.jobs.create_index([("source", ASCENDING), ("published_at", DESCENDING)])
+    store.jobs.create_index([("company", ASCENDING)])
+    store.jobs.create_index([("updated_at", DESCENDING)])
+    store.runs.create_index([("feed_url", ASCENDING), ("created_at", DESCENDING)])
+    store.runs.create_index([("status", ASCENDING), ("created_at", DESCENDING)])
+    store.runs.create_index([("batch_id", ASCENDING)])
+    store.runs.create_index([("created_at", DESCENDING)])
+    store.failed_items.create_index([("run_id", ASCENDING)])
+    store.failed_items.create_index([("created_at", DESCENDING)])

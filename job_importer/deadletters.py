@@ -1,0 +1,255 @@
+"""The message-level dead-letter queues: list, requeue, purge, and account for them in the history.
+
+Dramatiq's Redis broker moves a message whose retries are exhausted to ``<ns>:<queue>.XQ`` (a
+sorted set of ids by time) with its data in ``<ns>:<queue>.XQ.msgs``. We add the reason (a hash
+by message id) and make sure every dead message is reflected on its run exactly once: a dead
+chunk counts its items as failed, a dead fetch fails its run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import dramatiq
+import redis
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.common import q_name
+from dramatiq.middleware import Middleware
+
+from . import history
+from .contract import FETCH_ACTOR, IMPORT_ACTOR
+from .db import Store, get_store
+from .pending import PendingItems
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def reasons_key(namespace: str) -> str:
+    return f"{namespace}:__dead_reasons__"
+
+
+def accounted_key(namespace: str) -> str:
+    return f"{namespace}:__dead_accounted__"
+
+
+def _xq(namespace: str, queue: str) -> tuple[str, str]:
+    base = f"{namespace}:{queue}.XQ"
+    return base, f"{base}.msgs"
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    message_id: str  # the Redis message id (what requeue/delete take)
+    queue: str
+    actor: str
+    dead_at: datetime
+    reason: str
+    run_id: str | None
+    items: int
+    excerpt: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "dead_at": self.dead_at.isoformat()}
+
+
+def _decode(raw: Any) -> str:
+    return raw.decode() if isinstance(raw, bytes) else str(raw)
+
+
+def _message(raw: Any) -> dramatiq.Message[Any]:
+    return dramatiq.Message.decode(raw if isinstance(raw, bytes) else str(raw).encode())
+
+
+def _reason_from(message: dramatiq.Message[Any], stored: Any) -> str:
+    if stored:
+        return str(json.loads(stored)["reason"])
+    traceback = message.options.get("traceback") or ""
+    lines = [line for line in traceback.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "retries exhausted"
+
+
+def _run_and_items(message: dramatiq.Message[Any]) -> tuple[str | None, int]:
+    if message.actor_name == IMPORT_ACTOR and message.args:
+        chunk = message.args[0]
+        return chunk.get("run_id"), len(chunk.get("items", []))
+    if message.actor_name == FETCH_ACTOR and message.args:
+        return str(message.args[0]), 0
+    return None, 0
+
+
+def list_dead(
+    client: redis.Redis, namespace: str, queue: str, *, limit: int = 100, skip: int = 0
+) -> list[DeadLetter]:
+    """Dead letters of one queue, newest first."""
+    xq, msgs = _xq(namespace, queue)
+    entries = cast(list[tuple[bytes, float]], client.zrevrange(xq, skip, skip + limit - 1, withscores=True))
+    if not entries:
+        return []
+    ids = [_decode(member) for member, _ in entries]
+    datas = cast(list[bytes | None], client.hmget(msgs, ids))
+    reasons = cast(list[bytes | None], client.hmget(reasons_key(namespace), ids))
+    result = []
+    for message_id, (_, score), raw, stored_reason in zip(ids, entries, datas, reasons, strict=True):
+        if raw is None:
+            continue
+        message = _message(raw)
+        run_id, items = _run_and_items(message)
+        result.append(
+            DeadLetter(
+                message_id=message_id,
+                queue=queue,
+                actor=message.actor_name,
+                dead_at=datetime.fromtimestamp(score / 1000, UTC),
+                reason=_reason_from(message, stored_reason),
+                run_id=run_id,
+                items=items,
+                excerpt=_decode(raw)[:500],
+            )
+        )
+    return result
+
+
+def count_dead(client: redis.Redis, namespace: str, queue: str) -> int:
+    return int(cast(int, client.zcard(_xq(namespace, queue)[0])))
+
+
+def requeue_dead(
+    broker: RedisBroker, namespace: str, queue: str, message_ids: list[str] | None = None
+) -> int:
+    """Send dead messages back to their queue with fresh retries; all of them when ids is None."""
+    client = broker.client
+    xq, msgs = _xq(namespace, queue)
+    ids = message_ids if message_ids is not None else [_decode(m) for m in cast(list[bytes], client.zrange(xq, 0, -1))]
+    requeued = 0
+    for message_id in ids:
+        raw = client.hget(msgs, message_id)
+        if raw is None:
+            continue
+        message = _message(raw)
+        options = {
+            k: v
+            for k, v in message.options.items()
+            if k not in {"retries", "traceback", "eta", "redis_message_id"}
+        }
+        options["requeued_from_dlq"] = True
+        revived: dramatiq.Message[Any] = dramatiq.Message(
+            queue_name=q_name(message.queue_name),
+            actor_name=message.actor_name,
+            args=message.args,
+            kwargs=message.kwargs,
+            options=options,
+            message_id=message.message_id,
+            message_timestamp=message.message_timestamp,
+        )
+        broker.enqueue(revived)  # enqueue first: a crash here leaves a duplicate, never a loss
+        _forget(client, namespace, queue, message_id)
+        requeued += 1
+    return requeued
+
+
+def purge_dead(
+    client: redis.Redis,
+    namespace: str,
+    queue: str,
+    pending: PendingItems | None,
+    message_ids: list[str] | None = None,
+) -> int:
+    """Delete dead messages for good; all of them when ids is None."""
+    xq, msgs = _xq(namespace, queue)
+    ids = message_ids if message_ids is not None else [_decode(m) for m in cast(list[bytes], client.zrange(xq, 0, -1))]
+    purged = 0
+    for message_id in ids:
+        raw = client.hget(msgs, message_id)
+        if raw is None:
+            continue
+        if pending is not None:
+            pending.release(_item_ids(_message(raw)))
+        _forget(client, namespace, queue, message_id)
+        purged += 1
+    return purged
+
+
+def _forget(client: redis.Redis, namespace: str, queue: str, message_id: str) -> None:
+    xq, msgs = _xq(namespace, queue)
+    with client.pipeline(transaction=True) as pipe:
+        pipe.zrem(xq, message_id)
+        pipe.hdel(msgs, message_id)
+        pipe.hdel(reasons_key(namespace), message_id)
+        pipe.srem(accounted_key(namespace), message_id)
+        pipe.execute()
+
+
+def _item_ids(message: dramatiq.Message[Any]) -> list[str]:
+    if message.actor_name != IMPORT_ACTOR or not message.args:
+        return []
+    return [str(item.get("id")) for item in message.args[0].get("items", []) if isinstance(item, dict)]
+
+
+def account(settings: Settings, store: Store, message: dramatiq.Message[Any], reason: str) -> None:
+    """Reflect one dead message on its run (idempotent)."""
+    run_id, items = _run_and_items(message)
+    if run_id is None:
+        return
+    if message.actor_name == IMPORT_ACTOR:
+        seq = int(message.args[0].get("seq", -1))
+        history.record_dead_chunk(store, run_id, seq, items, reason, failures_cap=settings.run_failures_cap)
+    elif message.actor_name == FETCH_ACTOR:
+        history.fail_run(store, run_id, f"fetch dead-lettered: {reason}")
+
+
+def reconcile_dead_letters(settings: Settings, store: Store, broker: RedisBroker) -> int:
+    """Account for dead messages whose accounting was missed (e.g. MongoDB was down). Returns how many."""
+    client = broker.client
+    done = 0
+    for queue in (settings.fetch_queue, settings.import_queue):
+        xq, msgs = _xq(settings.queue_namespace, queue)
+        ids = [_decode(m) for m in cast(list[bytes], client.zrange(xq, 0, -1))]
+        if not ids:
+            continue
+        seen = cast(list[int], client.smismember(accounted_key(settings.queue_namespace), ids))
+        for message_id, is_accounted in zip(ids, seen, strict=True):
+            if is_accounted:
+                continue
+            raw = client.hget(msgs, message_id)
+            if raw is None:
+                continue
+            message = _message(raw)
+            stored = client.hget(reasons_key(settings.queue_namespace), message_id)
+            account(settings, store, message, _reason_from(message, stored))
+            client.sadd(accounted_key(settings.queue_namespace), message_id)
+            done += 1
+    return done
+
+
+class DeadLetterAccounting(Middleware):
+    """Notes why a message died and reflects it on its run as soon as Retries gives up on it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def after_process_message(
+        self, broker: Any, message: Any, *, result: Any = None, exception: BaseException | None = None
+    ) -> None:
+        if exception is None or not message.failed:
+            return
+        namespace = self.settings.queue_namespace
+        message_id = message.options.get("redis_message_id")
+        reason = f"{type(exception).__name__}: {exception}"[:2000]
+        try:
+            broker.client.hset(
+                reasons_key(namespace),
+                message_id,
+                json.dumps({"reason": reason, "at": datetime.now(UTC).isoformat()}),
+            )
+            PendingItems(
+                broker.client, namespace, self.settings.import_queue, self.settings.dedupe_ttl_s
+            ).release(_item_ids(message))
+            account(self.settings, get_store(self.settings), message, reason)
+            broker.client.sadd(accounted_key(namespace), message_id)
+        except Exception:
+            log.exception("could not account for dead message %s now; the scheduler will", message_id)

@@ -1,0 +1,5 @@
+from pathlib import Path
+
+from . import write
+
+write(Path(__file__).parent)

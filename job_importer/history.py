@@ -1,0 +1,314 @@
+"""Import history: one record per feed per run, kept exact under retries and redeliveries.
+
+Counting rules (the invariant ``fetched = new + updated + unchanged + duplicates + failed``):
+
+* the fetcher sets ``fetched`` and ``duplicates`` and adds its own failures (items without an
+  identity, invalid fields) once, guarded by the run's status;
+* the importer adds each chunk's outcome once, guarded by the chunk's ``seq`` in ``chunks_done``,
+  so a redelivered chunk is never counted twice;
+* a dead-lettered chunk counts all its items as failed until it is requeued and succeeds.
+
+A run completes when every chunk is accounted for (done or dead), which the last writer notices.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from pymongo import DESCENDING, ReturnDocument
+
+from .db import Store
+from .settings import FeedConfig
+
+Trigger = Literal["schedule", "cli", "api"]
+Status = Literal["queued", "fetching", "importing", "completed", "failed"]
+TERMINAL: tuple[Status, ...] = ("completed", "failed")
+OUTCOMES = ("new", "updated", "unchanged", "failed")
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id(prefix: str = "") -> str:
+    """A sortable, unique id: UTC timestamp plus randomness."""
+    return f"{prefix}{now():%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
+
+
+def create_runs(store: Store, feeds: Iterable[FeedConfig], trigger: Trigger, batch_id: str) -> list[str]:
+    """Insert one queued run per feed and return their ids."""
+    created = now()
+    docs: list[dict[str, Any]] = [
+        {
+            "_id": new_id(),
+            "batch_id": batch_id,
+            "feed_url": feed.url,
+            "source": feed.source,
+            "trigger": trigger,
+            "status": "queued",
+            "created_at": created,
+            # started_at is left out so that start_fetch's $min sets it on the first attempt only.
+            "finished_at": None,
+            "duration_ms": None,
+            "http_status": None,
+            "not_modified": False,
+            "error": None,
+            "fetched": 0,
+            "imported": 0,
+            "new": 0,
+            "updated": 0,
+            "unchanged": 0,
+            "duplicates": 0,
+            "failed": 0,
+            "failures": [],
+            "chunks_total": None,
+            "chunks_accounted": 0,
+            "chunks_done": [],
+            "chunks_dead": [],
+            "fetch_attempts": 0,
+        }
+        for feed in feeds
+    ]
+    if docs:
+        store.runs.insert_many(docs)
+    return [str(doc["_id"]) for doc in docs]
+
+
+def start_fetch(store: Store, run_id: str) -> dict[str, Any] | None:
+    """Mark a run as fetching; None when it is already past fetching (a redelivered fetch)."""
+    return store.runs.find_one_and_update(
+        {"_id": run_id, "status": {"$in": ["queued", "fetching"]}},
+        {"$set": {"status": "fetching"}, "$min": {"started_at": now()}, "$inc": {"fetch_attempts": 1}},
+        return_document=ReturnDocument.AFTER,
+        projection={"chunks_done": 0, "failures": 0},
+    )
+
+
+def finish_fetch(
+    store: Store,
+    run_id: str,
+    *,
+    http_status: int | None,
+    fetched: int,
+    duplicates: int,
+    failures: list[dict[str, Any]],
+    chunks_total: int,
+    failures_cap: int,
+    not_modified: bool = False,
+    warning: str | None = None,
+) -> None:
+    """Record what the fetcher found and how many chunks it sent; the importer takes it from here."""
+    store.runs.update_one(
+        {"_id": run_id, "status": {"$in": ["queued", "fetching"]}},
+        {
+            "$set": {
+                "status": "importing",
+                "http_status": http_status,
+                "not_modified": not_modified,
+                "fetched": fetched,
+                "duplicates": duplicates,
+                "chunks_total": chunks_total,
+                "warning": warning,
+            },
+            "$inc": {"failed": len(failures)},
+            "$push": {"failures": {"$each": failures[:failures_cap], "$slice": failures_cap}},
+        },
+    )
+    complete_if_done(store, run_id)
+
+
+def fail_run(store: Store, run_id: str, reason: str, http_status: int | None = None) -> None:
+    """A feed-level failure: nothing was imported from this run."""
+    finished = now()
+    doc = store.runs.find_one_and_update(
+        {"_id": run_id, "status": {"$in": ["queued", "fetching"]}},
+        {"$set": {"status": "failed", "error": reason, "http_status": http_status, "finished_at": finished}},
+        return_document=ReturnDocument.AFTER,
+        projection={"started_at": 1, "created_at": 1},
+    )
+    if doc:
+        _set_duration(store, doc, finished)
+
+
+def record_chunk(
+    store: Store,
+    run_id: str,
+    seq: int,
+    counts: Mapping[str, int],
+    failures: list[dict[str, Any]],
+    *,
+    failures_cap: int,
+    was_dead: int | None = None,
+) -> bool:
+    """Add one chunk's outcome to its run, once. Returns False when the chunk was counted before.
+
+    ``was_dead`` is the item count of a chunk that is back from the dead-letter queue: its
+    earlier "all failed" entry is taken out first.
+    """
+    if was_dead is not None:
+        store.runs.update_one(
+            {"_id": run_id, "chunks_dead": seq},
+            {"$pull": {"chunks_dead": seq}, "$inc": {"failed": -was_dead, "chunks_accounted": -1}},
+        )
+    increments = {name: int(counts.get(name, 0)) for name in OUTCOMES}
+    increments["imported"] = increments["new"] + increments["updated"]
+    increments["chunks_accounted"] = 1
+    doc = store.runs.find_one_and_update(
+        {"_id": run_id, "chunks_done": {"$ne": seq}},
+        {
+            "$inc": increments,
+            "$push": {
+                "chunks_done": seq,
+                "failures": {"$each": failures[:failures_cap], "$slice": failures_cap},
+            },
+        },
+        return_document=ReturnDocument.AFTER,
+        projection=_COMPLETION_FIELDS,
+    )
+    if doc is None:
+        return False
+    _complete(store, doc)
+    return True
+
+
+def record_dead_chunk(
+    store: Store, run_id: str, seq: int, items: int, reason: str, *, failures_cap: int
+) -> bool:
+    """Account for a chunk that ended in the dead-letter queue: its items count as failed."""
+    failure = {"guid": None, "reason": f"chunk {seq} ({items} items) dead-lettered: {reason}"}
+    doc = store.runs.find_one_and_update(
+        {"_id": run_id, "chunks_done": {"$ne": seq}, "chunks_dead": {"$ne": seq}},
+        {
+            "$inc": {"failed": items, "chunks_accounted": 1},
+            "$push": {"chunks_dead": seq, "failures": {"$each": [failure], "$slice": failures_cap}},
+        },
+        return_document=ReturnDocument.AFTER,
+        projection=_COMPLETION_FIELDS,
+    )
+    if doc is None:
+        return False
+    _complete(store, doc)
+    return True
+
+
+_COMPLETION_FIELDS = {"status": 1, "chunks_total": 1, "chunks_accounted": 1, "started_at": 1, "created_at": 1}
+
+
+def complete_if_done(store: Store, run_id: str) -> None:
+    doc = store.runs.find_one({"_id": run_id}, _COMPLETION_FIELDS)
+    if doc:
+        _complete(store, doc)
+
+
+def _complete(store: Store, doc: Mapping[str, Any]) -> None:
+    total = doc.get("chunks_total")
+    if doc.get("status") != "importing" or total is None or doc.get("chunks_accounted", 0) < total:
+        return
+    finished = now()
+    result = store.runs.update_one(
+        {"_id": doc["_id"], "status": "importing"},
+        {"$set": {"status": "completed", "finished_at": finished}},
+    )
+    if result.modified_count:
+        _set_duration(store, doc, finished)
+
+
+def _set_duration(store: Store, doc: Mapping[str, Any], finished: datetime) -> None:
+    started = doc.get("started_at") or doc.get("created_at")
+    if started is not None:
+        duration = int((finished - started).total_seconds() * 1000)
+        store.runs.update_one({"_id": doc["_id"]}, {"$set": {"duration_ms": duration}})
+
+
+# Reading ------------------------------------------------------------------------------------
+
+RUN_SUMMARY_FIELDS = (
+    "feed",
+    "status",
+    "fetched",
+    "new",
+    "updated",
+    "unchanged",
+    "duplicates",
+    "failed",
+)
+
+
+def get_run(store: Store, run_id: str) -> dict[str, Any] | None:
+    return store.runs.find_one({"_id": run_id}, {"chunks_done": 0})
+
+
+def list_runs(
+    store: Store,
+    *,
+    limit: int = 20,
+    skip: int = 0,
+    feed_url: str | None = None,
+    status: str | None = None,
+    batch_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """Runs, newest first, without their failure lists."""
+    return list(
+        store.runs.find(
+            run_filter(feed_url=feed_url, status=status, batch_id=batch_id, since=since, until=until),
+            {"chunks_done": 0, "failures": 0, "chunks_dead": 0},
+        )
+        .sort("created_at", DESCENDING)
+        .skip(skip)
+        .limit(limit)
+    )
+
+
+def run_filter(
+    *,
+    feed_url: str | None = None,
+    status: str | None = None,
+    batch_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> dict[str, Any]:
+    query: dict[str, Any] = {}
+    if feed_url:
+        query["feed_url"] = feed_url
+    if status:
+        query["status"] = status
+    if batch_id:
+        query["batch_id"] = batch_id
+    if since or until:
+        query["created_at"] = {
+            **({"$gte": since} if since else {}),
+            **({"$lt": until} if until else {}),
+        }
+    return query
+
+
+def summarize(runs: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """The JSON summary of a batch: one entry per feed run plus totals."""
+    rows = [
+        {
+            "run_id": run["_id"],
+            "feed": run["feed_url"],
+            "status": run["status"],
+            "http_status": run.get("http_status"),
+            "not_modified": run.get("not_modified", False),
+            "error": run.get("error"),
+            "duration_ms": run.get("duration_ms"),
+            **{name: run.get(name, 0) for name in RUN_SUMMARY_FIELDS[2:]},
+        }
+        for run in runs
+    ]
+    totals = {name: sum(row[name] for row in rows) for name in RUN_SUMMARY_FIELDS[2:]}
+    return {"runs": rows, "totals": totals}
+
+
+def cleanup(store: Store, older_than: timedelta) -> dict[str, int]:
+    """Delete finished runs and failed items older than ``older_than``."""
+    cutoff = now() - older_than
+    runs = store.runs.delete_many({"created_at": {"$lt": cutoff}, "status": {"$in": list(TERMINAL)}})
+    items = store.failed_items.delete_many({"created_at": {"$lt": cutoff}})
+    return {"runs": runs.deleted_count, "failed_items": items.deleted_count}

@@ -1,0 +1,65 @@
+"""The whole system on one machine: the stack, both services' workers, the scheduler."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import redis
+
+from .control import live_workers
+from .devstack import Say, child_env
+from .settings import Settings
+from .supervisor import Supervisor
+from .workers import worker_argv, worker_queue
+
+WORKERS_READY_TIMEOUT_S = 90.0
+
+
+def workers_alive(settings: Settings) -> bool:
+    client = redis.Redis.from_url(settings.redis_url)
+    return all(
+        live_workers(client, settings.queue_namespace, worker_queue(service, settings)) > 0
+        for service in ("fetcher", "importer")
+    )
+
+
+def start_system(settings: Settings, say: Say, *, scheduler: bool) -> Supervisor:
+    """Start both services' workers (and the scheduler) as supervised children."""
+    supervisor = Supervisor(child_env(settings), say)
+    supervisor.start("fetcher", worker_argv("fetcher", settings))
+    supervisor.start("importer", worker_argv("importer", settings))
+    if scheduler:
+        supervisor.start("scheduler", [sys.executable, "-m", "job_importer", "schedule"])
+    return supervisor
+
+
+def wait_for_workers(settings: Settings, timeout_s: float = WORKERS_READY_TIMEOUT_S) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not workers_alive(settings):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the workers did not come up within {timeout_s:.0f} s")
+        time.sleep(0.2)
+
+
+@contextmanager
+def workers_running(settings: Settings, say: Say) -> Iterator[None]:
+    """Use the workers that are already running, or run our own for the duration."""
+    if workers_alive(settings):
+        yield
+        return
+    say("no workers are running; starting a fetcher and an importer for this command")
+    supervisor = start_system(settings, say, scheduler=False)
+    stop = threading.Event()
+    watcher = threading.Thread(target=supervisor.watch, args=(stop,), daemon=True)
+    watcher.start()
+    try:
+        wait_for_workers(settings)
+        yield
+    finally:
+        stop.set()
+        watcher.join()
+        supervisor.stop()

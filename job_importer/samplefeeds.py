@@ -1,0 +1,162 @@
+"""Realistic sample feeds (Jobicy-shaped RSS, a plain RSS board, Atom), deterministic by seed.
+
+Used to build the bundled demo feeds, by the tests and by the benchmarks.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from xml.sax.saxutils import escape
+
+TITLES = [
+    "Senior Python Engineer", "Data Scientist", "Product Designer", "Social Media Manager",
+    "Copywriter", "Account Executive", "Engineering Manager", "DevOps Engineer",
+    "Customer Success Lead", "Machine Learning Engineer", "Content Strategist", "QA Analyst",
+]  # fmt: skip
+COMPANIES = ["Acme Remote", "Globex", "Initech", "Umbrella Labs", "Hooli", "Stark Digital", "Wayne Analytics"]
+LOCATIONS = ["USA", "Europe", "Anywhere", "France", "UK", "Canada", "LATAM", "APAC"]
+JOB_TYPES = ["Full-Time", "Part-Time", "Contract", "Internship"]
+CATEGORIES = ["Data Science", "Design & Multimedia", "Copywriting", "Business", "Management", "SMM"]
+BASE_TIME = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class SampleJob:
+    number: int
+    title: str
+    company: str
+    location: str
+    job_type: str
+    category: str
+    description: str
+    published: datetime
+    guid: str | None = None  # None: derived from the number; "" : left out (a broken item)
+    link: str | None = None
+
+
+def sample_jobs(
+    count: int, *, start: int = 1000, seed: int = 7, description_bytes: int = 600
+) -> list[SampleJob]:
+    rng = random.Random(seed)
+    jobs = []
+    for offset in range(count):
+        number = start + offset
+        title = rng.choice(TITLES)
+        paragraphs = []
+        size = 0
+        while size < description_bytes:
+            sentence = (
+                f"<p>{escape(title)} at {rng.choice(COMPANIES)}: you will own {rng.choice(['pipelines', 'campaigns', 'roadmaps', 'dashboards'])} "
+                f"and work with a team across {rng.choice(LOCATIONS)}. Requirements: {rng.randint(2, 9)}+ years, "
+                f"<strong>{rng.choice(['Python', 'SQL', 'Figma', 'Go', 'Excel'])}</strong>, clear writing.</p>"
+            )
+            paragraphs.append(sentence)
+            size += len(sentence)
+        jobs.append(
+            SampleJob(
+                number=number,
+                title=f"{title} #{number}",
+                company=rng.choice(COMPANIES),
+                location=rng.choice(LOCATIONS),
+                job_type=rng.choice(JOB_TYPES),
+                category=rng.choice(CATEGORIES),
+                description="".join(paragraphs),
+                published=BASE_TIME - timedelta(minutes=17 * offset),
+            )
+        )
+    return jobs
+
+
+def edited(job: SampleJob, note: str = "(updated)") -> SampleJob:
+    """The same listing with changed content (same identity)."""
+    return replace(job, title=f"{job.title} {note}", description=job.description + f"<p>{note}</p>")
+
+
+def _cdata(text: str) -> str:
+    return "<![CDATA[" + text.replace("]]>", "]]]]><![CDATA[>") + "]]>"
+
+
+def jobicy_item(job: SampleJob, host: str = "jobicy.example") -> str:
+    link = (
+        job.link
+        if job.link is not None
+        else f"https://{host}/jobs/{job.number}-{job.title.lower().replace(' ', '-').replace('#', '')}"
+    )
+    guid = job.guid if job.guid is not None else f"https://{host}/?post_type=job_listing&p={job.number}"
+    parts = [
+        "<item>",
+        f"<title>{escape(job.title)}</title>" if job.title else "",
+        f"<id>{job.number}</id>" if guid else "",
+        f"<link>{escape(link)}</link>" if link else "",
+        f"<pubDate>{format_datetime(job.published)}</pubDate>",
+        f'<guid isPermaLink="false">{escape(guid)}</guid>' if guid else "",
+        f"<description>{_cdata(job.description)}</description>",
+        f"<content:encoded>{_cdata(job.description + '<p>Apply on the company site.</p>')}</content:encoded>",
+        f'<media:content url="https://{host}/logos/{job.number % 50}.png" medium="image"/>',
+        f"<job_listing:location>{escape(job.location)}</job_listing:location>",
+        f"<job_listing:job_type>{escape(job.job_type)}</job_listing:job_type>",
+        f"<job_listing:company>{escape(job.company)}</job_listing:company>",
+        f"<category>{escape(job.category)}</category>",
+        "</item>",
+    ]
+    return "\n".join(part for part in parts if part)
+
+
+def jobicy_feed(jobs: list[SampleJob], *, title: str = "Remote Jobs", host: str = "jobicy.example") -> bytes:
+    items = "\n".join(jobicy_item(job, host) for job in jobs)
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/" '
+        'xmlns:media="http://search.yahoo.com/mrss/" xmlns:job_listing="https://jobicy.com" '
+        'xmlns:atom="http://www.w3.org/2005/Atom">\n<channel>\n'
+        f"<title>{escape(title)}</title>\n<link>https://{host}</link>\n"
+        f"<description>{escape(title)}</description>\n<language>en-US</language>\n{items}\n"
+        "</channel>\n</rss>\n"
+    ).encode()
+
+
+def plain_rss_feed(jobs: list[SampleJob], *, host: str = "highered.example") -> bytes:
+    """A board without the job_listing namespace (HigherEdJobs-like)."""
+    items = []
+    for job in jobs:
+        link = job.link if job.link is not None else f"https://{host}/details.cfm?JobCode={job.number}"
+        items.append(
+            "<item>"
+            + (f"<title>{escape(job.title)}</title>" if job.title else "")
+            + f"<link>{escape(link)}</link>"
+            + f"<description>{escape(job.description)}</description>"
+            + f"<pubDate>{format_datetime(job.published)}</pubDate>"
+            + (f"<guid>{escape(job.guid if job.guid is not None else link)}</guid>" if job.guid != "" else "")
+            + "</item>"
+        )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0"><channel>'
+        f"<title>Higher-ed jobs</title><link>https://{host}</link><description>Jobs</description>"
+        + "\n".join(items)
+        + "</channel></rss>\n"
+    ).encode()
+
+
+def atom_feed(jobs: list[SampleJob], *, host: str = "atomjobs.example") -> bytes:
+    entries = []
+    for job in jobs:
+        entries.append(
+            "<entry>"
+            f"<title>{escape(job.title)}</title>"
+            f'<link href="https://{host}/job/{job.number}"/>'
+            f"<id>tag:{host},2026:job-{job.number}</id>"
+            f"<updated>{job.published.isoformat()}</updated>"
+            f"<author><name>{escape(job.company)}</name></author>"
+            f'<category term="{escape(job.category)}"/>'
+            f'<summary type="html">{escape(job.description)}</summary>'
+            "</entry>"
+        )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">'
+        f"<title>Atom jobs</title><id>tag:{host},2026:feed</id><updated>{BASE_TIME.isoformat()}</updated>"
+        + "\n".join(entries)
+        + "</feed>\n"
+    ).encode()

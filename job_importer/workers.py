@@ -1,0 +1,37 @@
+"""Command lines of the services' worker processes (Dramatiq's own CLI does the supervision)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Literal
+
+from .settings import Settings
+
+Service = Literal["fetcher", "importer"]
+
+ACTOR_MODULES: dict[str, str] = {
+    "fetcher": "services.fetcher.actors",
+    "importer": "services.importer.actors",
+}
+
+
+def worker_queue(service: Service, settings: Settings) -> str:
+    return settings.fetch_queue if service == "fetcher" else settings.import_queue
+
+
+def worker_argv(service: Service, settings: Settings) -> list[str]:
+    """``python -m dramatiq`` for one service: its actors, its queue, our process/thread counts."""
+    return [
+        sys.executable,
+        "-m",
+        "dramatiq",
+        ACTOR_MODULES[service],
+        "--processes",
+        str(settings.worker_processes),
+        "--threads",
+        str(settings.worker_concurrency),
+        "--queues",
+        worker_queue(service, settings),
+        "--worker-shutdown-timeout",
+        str(settings.worker_shutdown_timeout_ms),
+    ]

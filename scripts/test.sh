@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Sets up the machine and runs every check: lint, format, types, then the test suite.
+# The tests start their own redis-server and MongoDB stand-in (or use MONGODB_URL when set).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/mypy
+exec .venv/bin/pytest "$@"

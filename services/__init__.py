@@ -1,0 +1,1 @@
+"""The two services of job-importer; they talk only through the Redis broker."""

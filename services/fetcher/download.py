@@ -1,0 +1,171 @@
+"""Downloading a feed: timeouts, a size cap, limited redirects, conditional GET, Retry-After."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+import httpx
+
+from job_importer.settings import Settings
+
+#: Status codes worth another try later.
+TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class Validators:
+    """What the server told us last time, sent back for a conditional GET."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True)
+class Downloaded:
+    status: int
+    body: bytes  # empty when not modified
+    validators: Validators
+    final_url: str
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+class FetchError(Exception):
+    """A feed-level failure, with what a person needs to know to act on it."""
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        kind: str,
+        transient: bool,
+        http_status: int | None = None,
+        retry_after_s: float | None = None,
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.kind = kind  # bounded set, used as a metric label: timeout, connect, http, too_large, ...
+        self.transient = transient
+        self.http_status = http_status
+        self.retry_after_s = retry_after_s
+
+
+def make_client(settings: Settings, url_guard: Callable[[httpx.Request], None] | None = None) -> httpx.Client:
+    """An HTTP client for feeds. ``url_guard`` sees every request, redirects included (SSRF checks)."""
+    timeout = httpx.Timeout(
+        connect=settings.fetch_connect_timeout_s,
+        read=settings.fetch_read_timeout_s,
+        write=settings.fetch_read_timeout_s,
+        pool=settings.fetch_connect_timeout_s,
+    )
+    return httpx.Client(
+        timeout=timeout,
+        follow_redirects=True,
+        max_redirects=settings.fetch_max_redirects,
+        headers={
+            "User-Agent": settings.user_agent,
+            "Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.8, */*;q=0.5",
+        },
+        event_hooks={"request": [url_guard]} if url_guard else None,
+    )
+
+
+def download(
+    client: httpx.Client,
+    url: str,
+    *,
+    validators: Validators,
+    max_bytes: int,
+    total_timeout_s: float,
+) -> Downloaded:
+    """GET a feed, reading at most ``max_bytes`` and for at most ``total_timeout_s`` seconds."""
+    headers = {}
+    if validators.etag:
+        headers["If-None-Match"] = validators.etag
+    if validators.last_modified:
+        headers["If-Modified-Since"] = validators.last_modified
+    deadline = time.monotonic() + total_timeout_s
+    try:
+        with client.stream("GET", url, headers=headers) as response:
+            _raise_for_status(response)
+            body = b"" if response.status_code == 304 else _read_capped(response, max_bytes, deadline)
+            return Downloaded(
+                status=response.status_code,
+                body=body,
+                validators=Validators(response.headers.get("ETag"), response.headers.get("Last-Modified")),
+                final_url=str(response.url),
+            )
+    except httpx.TooManyRedirects:
+        raise FetchError(
+            f"more than {client.max_redirects} redirects", kind="redirects", transient=False
+        ) from None
+    except httpx.TimeoutException as exc:
+        raise FetchError(f"timed out ({type(exc).__name__})", kind="timeout", transient=True) from None
+    except httpx.UnsupportedProtocol as exc:
+        raise FetchError(f"unsupported URL: {exc}", kind="invalid_url", transient=False) from None
+    except httpx.TransportError as exc:
+        raise FetchError(
+            f"connection failed: {exc or type(exc).__name__}", kind="connect", transient=True
+        ) from None
+
+
+def _raise_for_status(response: httpx.Response) -> None:
+    status = response.status_code
+    if status == 304 or 200 <= status < 300:
+        return
+    retry_after = parse_retry_after(response.headers.get("Retry-After"))
+    raise FetchError(
+        f"HTTP {status} {response.reason_phrase}".strip(),
+        kind="http",
+        transient=status in TRANSIENT_STATUSES,
+        http_status=status,
+        retry_after_s=retry_after,
+    )
+
+
+def _read_capped(response: httpx.Response, max_bytes: int, deadline: float) -> bytes:
+    declared = response.headers.get("Content-Length")
+    if declared and declared.isdigit() and int(declared) > max_bytes:
+        raise FetchError(
+            f"response is {int(declared):,} bytes; the limit is {max_bytes:,}",
+            kind="too_large",
+            transient=False,
+            http_status=response.status_code,
+        )
+    parts: list[bytes] = []
+    size = 0
+    for part in response.iter_bytes():
+        size += len(part)
+        if size > max_bytes:
+            raise FetchError(
+                f"response exceeds the limit of {max_bytes:,} bytes",
+                kind="too_large",
+                transient=False,
+                http_status=response.status_code,
+            )
+        if time.monotonic() > deadline:
+            raise FetchError("download took longer than the total deadline", kind="timeout", transient=True)
+        parts.append(part)
+    return b"".join(parts)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())

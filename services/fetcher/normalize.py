@@ -1,0 +1,117 @@
+"""Turning parser-neutral entries into validated job items, or into failures with a reason."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from job_importer.contract import (
+    MAX_EXTRA_KEYS,
+    MAX_EXTRA_VALUE_CHARS,
+    JobItem,
+    content_hash,
+    job_id,
+)
+from job_importer.failed_items import ItemFailure
+from job_importer.settings import FeedConfig
+
+from .parse import RawEntry
+
+# C0 controls except tab/newline/carriage return, DEL, C1 controls, lone surrogates, non-characters.
+_UNSAFE_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+# Keys of `extra` become MongoDB field names: no "$" prefixes, no "." paths.
+_UNSAFE_KEY_CHARS = re.compile(r"[^A-Za-z0-9_:\-]")
+RAW_EXCERPT = 500
+
+
+@dataclass
+class Normalized:
+    items: list[JobItem]
+    failures: list[ItemFailure]
+    duplicates: int  # entries whose id appeared earlier in the same feed
+
+
+def clean(value: str) -> str:
+    """Text without control characters or surrogates, trimmed."""
+    return _UNSAFE_CHARS.sub("", value).strip()
+
+
+def safe_key(key: str) -> str:
+    """A MongoDB-safe field name for a feed field: operators and paths can't be injected."""
+    return _UNSAFE_KEY_CHARS.sub("_", key)[:100] or "_"
+
+
+def normalize(entries: Iterable[RawEntry], feed: FeedConfig) -> Normalized:
+    """Validate every entry of one feed; the first occurrence of an id wins, later ones are duplicates."""
+    items: list[JobItem] = []
+    failures: list[ItemFailure] = []
+    seen: set[str] = set()
+    duplicates = 0
+    for position, entry in enumerate(entries):
+        result = normalize_entry(entry, feed, position)
+        if isinstance(result, ItemFailure):
+            failures.append(result)
+        elif result.id in seen:
+            duplicates += 1
+        else:
+            seen.add(result.id)
+            items.append(result)
+    return Normalized(items=items, failures=failures, duplicates=duplicates)
+
+
+def normalize_entry(entry: RawEntry, feed: FeedConfig, position: int) -> JobItem | ItemFailure:
+    guid = clean(entry.guid) or clean(entry.link) or clean(entry.id)
+    if not guid:
+        return _failure(entry, position, "entry has no guid, link or id to identify it")
+    fields: dict[str, Any] = {
+        "title": clean(entry.title),
+        "link": clean(entry.link) or None,
+        "company": clean(entry.company) or None,
+        "location": clean(entry.location) or None,
+        "job_type": clean(entry.job_type) or None,
+        "category": next((clean(c) for c in entry.categories if clean(c)), None) or feed.category,
+        "description": clean(entry.description) or None,
+        "content": clean(entry.content) or None,
+        "image_url": clean(entry.image_url) or None,
+        "published_at": entry.published,
+        "extra": _extra(entry.extra),
+    }
+    if not fields["title"]:
+        return _failure(entry, position, "entry has no title", guid)
+    try:
+        return JobItem(
+            id=job_id(feed.source, guid),
+            source=feed.source,
+            guid=guid,
+            content_hash=content_hash(fields),
+            **fields,
+        )
+    except ValidationError as exc:
+        return _failure(entry, position, describe_validation_error(exc), guid)
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line per problem, naming the field: what a person reading the run needs."""
+    problems = []
+    for error in exc.errors(include_url=False, include_input=False):
+        where = ".".join(str(part) for part in error["loc"]) or "item"
+        problems.append(f"{where}: {error['msg']}")
+    return "; ".join(problems)
+
+
+def _extra(extra: dict[str, str]) -> dict[str, str]:
+    kept: dict[str, str] = {}
+    for key in sorted(extra)[:MAX_EXTRA_KEYS]:
+        value = clean(extra[key])
+        if value:
+            kept[safe_key(key)] = value[:MAX_EXTRA_VALUE_CHARS]
+    return kept
+
+
+def _failure(entry: RawEntry, position: int, reason: str, guid: str | None = None) -> ItemFailure:
+    excerpt = " | ".join(part for part in (entry.title, entry.link, entry.guid, entry.description) if part)
+    return ItemFailure(key=f"entry-{position}", reason=reason, guid=guid, raw=clean(excerpt)[:RAW_EXCERPT])

@@ -1,0 +1,159 @@
+"""One feed run on the fetcher side: download, parse, normalise, drop duplicates, send chunks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+from dramatiq.brokers.redis import RedisBroker
+
+from job_importer import failed_items, history
+from job_importer.broker import chunk_message
+from job_importer.contract import Chunk, JobItem
+from job_importer.db import Store
+from job_importer.failed_items import ItemFailure
+from job_importer.pending import PendingItems
+from job_importer.settings import FeedConfig, Settings
+
+from .chunks import Chunker, ItemTooLarge
+from .download import Downloaded, FetchError, Validators, download
+from .normalize import normalize
+from .parse import FeedParseError, parse_with_feedparser
+
+
+class RetryLater(Exception):
+    """A transient failure: try the whole fetch again after ``delay_ms`` (None: the usual backoff)."""
+
+    def __init__(self, reason: str, delay_ms: int | None) -> None:
+        super().__init__(reason)
+        self.delay_ms = delay_ms
+
+
+@dataclass
+class FetcherContext:
+    """What a fetch needs, built once per worker process."""
+
+    settings: Settings
+    store: Store
+    broker: RedisBroker
+    pending: PendingItems
+    http: httpx.Client
+
+
+def run_fetch(ctx: FetcherContext, run_id: str, feed: FeedConfig, *, last_attempt: bool) -> None:
+    """Carry one run from queued to importing (or failed). Safe to repeat for the same run."""
+    if history.start_fetch(ctx.store, run_id) is None:
+        return  # a redelivered message for a run that got past fetching already
+    try:
+        downloaded = download(
+            ctx.http,
+            feed.url,
+            validators=_load_validators(ctx.store, feed.url),
+            max_bytes=ctx.settings.fetch_max_bytes,
+            total_timeout_s=ctx.settings.fetch_total_timeout_s,
+        )
+    except FetchError as exc:
+        _handle_fetch_error(ctx, run_id, exc, last_attempt=last_attempt)
+        return
+    if downloaded.not_modified:
+        history.finish_fetch(
+            ctx.store, run_id, http_status=304, fetched=0, duplicates=0, failures=[], chunks_total=0,
+            failures_cap=ctx.settings.run_failures_cap, not_modified=True,
+        )  # fmt: skip
+        return
+    try:
+        parsed = parse_with_feedparser(downloaded.body)
+    except FeedParseError as exc:
+        history.fail_run(ctx.store, run_id, f"unreadable feed: {exc}", downloaded.status)
+        return
+    normalized = normalize(parsed.entries, feed)
+    failures = list(normalized.failures)
+    sent = _send_chunks(ctx, run_id, feed, normalized.items, downloaded, failures)
+    failed_items.record(ctx.store, run_id, feed.url, failures)
+    _save_validators(ctx.store, feed.url, downloaded.validators)
+    history.finish_fetch(
+        ctx.store,
+        run_id,
+        http_status=downloaded.status,
+        fetched=len(parsed.entries),
+        duplicates=normalized.duplicates + sent.duplicates,
+        failures=[failure.summary() for failure in failures],
+        chunks_total=sent.chunks,
+        failures_cap=ctx.settings.run_failures_cap,
+        warning=parsed.warning,
+    )
+
+
+@dataclass
+class _Sent:
+    chunks: int = 0
+    duplicates: int = 0
+
+
+def _send_chunks(
+    ctx: FetcherContext,
+    run_id: str,
+    feed: FeedConfig,
+    items: list[JobItem],
+    downloaded: Downloaded,
+    failures: list[ItemFailure],
+) -> _Sent:
+    settings = ctx.settings
+    chunker = Chunker(settings.worker_batch_size, settings.chunk_max_bytes, settings.worker_flush_ms)
+    fetched_at = history.now()
+    sent = _Sent()
+    by_id = {item.id: item for item in items}
+
+    def send(batch: list[dict[str, object]]) -> None:
+        waiting = ctx.pending.claim([by_id[str(data["id"])] for data in batch], run_id)
+        fresh = [data for data, duplicate in zip(batch, waiting, strict=True) if not duplicate]
+        sent.duplicates += len(batch) - len(fresh)
+        if fresh:
+            chunk = Chunk(
+                run_id=run_id, seq=sent.chunks, feed_url=feed.url, fetched_at=fetched_at, items=fresh
+            )
+            ctx.broker.enqueue(chunk_message(settings, chunk))
+            sent.chunks += 1
+
+    for position, item in enumerate(items):
+        try:
+            for batch in chunker.add(item):
+                send(batch)
+        except ItemTooLarge as exc:
+            failures.append(
+                ItemFailure(key=f"item-{position}", reason=str(exc), guid=item.guid, raw=item.title)
+            )
+    for batch in chunker.flush():
+        send(batch)
+    return sent
+
+
+def _handle_fetch_error(ctx: FetcherContext, run_id: str, exc: FetchError, *, last_attempt: bool) -> None:
+    limit = ctx.settings.retry_after_max_s
+    if exc.transient and exc.retry_after_s is not None and exc.retry_after_s > limit:
+        reason = f"{exc.reason}; the server asks to retry after {exc.retry_after_s:.0f} s (limit {limit} s)"
+        history.fail_run(ctx.store, run_id, reason, exc.http_status)
+    elif exc.transient and not last_attempt:
+        delay = None if exc.retry_after_s is None else int(exc.retry_after_s * 1000)
+        raise RetryLater(exc.reason, delay)
+    else:
+        history.fail_run(ctx.store, run_id, exc.reason, exc.http_status)
+
+
+def _load_validators(store: Store, url: str) -> Validators:
+    doc = store.feed_state.find_one({"_id": url}) or {}
+    return Validators(etag=doc.get("etag"), last_modified=doc.get("last_modified"))
+
+
+def _save_validators(store: Store, url: str, validators: Validators) -> None:
+    store.feed_state.update_one(
+        {"_id": url},
+        {
+            "$set": {
+                "etag": validators.etag,
+                "last_modified": validators.last_modified,
+                "updated_at": history.now(),
+            }
+        },
+        upsert=True,
+    )

@@ -1,0 +1,47 @@
+"""Starting imports: one queued run per feed, one fetch message per run."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+
+from job_importer import history
+from job_importer.contract import FETCH_ACTOR
+from job_importer.db import Store
+from job_importer.history import Trigger
+from job_importer.settings import FeedConfig, Settings
+
+
+@dataclass(frozen=True)
+class Started:
+    batch_id: str
+    run_ids: list[str]
+
+
+def fetch_message(settings: Settings, run_id: str, feed: FeedConfig) -> dramatiq.Message[Any]:
+    return dramatiq.Message(
+        queue_name=settings.fetch_queue,
+        actor_name=FETCH_ACTOR,
+        args=(run_id, feed.model_dump()),
+        kwargs={},
+        options={"max_retries": settings.fetch_max_retries},
+    )
+
+
+def start_import(
+    settings: Settings, store: Store, broker: RedisBroker, feeds: Sequence[FeedConfig], trigger: Trigger
+) -> Started:
+    """Create the runs first (so they are visible as queued), then enqueue their fetches."""
+    batch_id = history.new_id("batch-")
+    run_ids = history.create_runs(store, feeds, trigger, batch_id)
+    for run_id, feed in zip(run_ids, feeds, strict=True):
+        try:
+            broker.enqueue(fetch_message(settings, run_id, feed))
+        except Exception as exc:  # Redis down: the run must not stay "queued" forever
+            history.fail_run(store, run_id, f"could not enqueue the fetch: {exc}")
+            raise
+    return Started(batch_id=batch_id, run_ids=run_ids)
