@@ -41,13 +41,13 @@ class Store:
 
 
 @cache
-def _client(url: str) -> MongoClient:
-    return MongoClient(url, tz_aware=True, serverSelectionTimeoutMS=5000, connectTimeoutMS=5000)
+def _client(url: str, timeout_ms: int) -> MongoClient:
+    return MongoClient(url, tz_aware=True, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms)
 
 
 def get_store(settings: Settings) -> Store:
     """The process-wide store for these settings (the client is created once and pooled)."""
-    return Store(_client(settings.mongodb_url)[settings.mongodb_db])
+    return Store(_client(settings.mongodb_url, settings.mongodb_timeout_ms)[settings.mongodb_db])
 
 
 def ensure_indexes(store: Store) -> None:

@@ -156,4 +156,4 @@ def local_stack(settings: Settings, say: Say) -> Iterator[Settings]:
 
 def child_env(settings: Settings) -> dict[str, str]:
     """The environment for child processes: ours plus the URLs actually in use."""
-    return {**os.environ, "REDIS_URL": settings.redis_url, "MONGODB_URL": settings.mongodb_url}
+    return {**os.environ, **settings.as_env()}

@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     redis_url: str = DEFAULT_REDIS_URL
     mongodb_url: str = DEFAULT_MONGODB_URL
     mongodb_db: str = "job_importer"
+    mongodb_timeout_ms: int = Field(5000, ge=100)  # server selection / connect timeout
 
     # Feeds: FEEDS (comma-separated URLs) wins over FEEDS_FILE; neither means the bundled list.
     feeds: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -105,6 +106,15 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    def as_env(self) -> dict[str, str]:
+        """These settings as environment variables, for child processes."""
+        env = {}
+        for name, value in self.model_dump(mode="json").items():
+            if value is None:
+                continue
+            env[name.upper()] = ",".join(value) if isinstance(value, list) else str(value)
+        return env
 
     def feed_configs(self) -> list[FeedConfig]:
         """The configured feeds: FEEDS, else FEEDS_FILE, else the bundled list."""
