@@ -13,7 +13,7 @@ import os
 import socket
 import threading
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 import redis
 from dramatiq.middleware import Middleware
@@ -51,9 +51,15 @@ def presence_key(namespace: str, queue: str, worker: str = "*") -> str:
     return f"{namespace}:__workers__:{queue}:{worker}"
 
 
+def worker_states(client: redis.Redis, namespace: str, queue: str) -> list[str]:
+    """"running" or "paused" for each worker process seen on ``queue`` in the last few seconds."""
+    keys = list(client.scan_iter(match=presence_key(namespace, queue), count=500))
+    values = cast(list[bytes | None], client.mget(keys)) if keys else []
+    return [value.decode() for value in values if value is not None]
+
+
 def live_workers(client: redis.Redis, namespace: str, queue: str) -> int:
-    """Worker processes that consumed ``queue`` within the last few seconds."""
-    return sum(1 for _ in client.scan_iter(match=presence_key(namespace, queue), count=500))
+    return len(worker_states(client, namespace, queue))
 
 
 class WorkerControl(Middleware):
@@ -78,19 +84,23 @@ class WorkerControl(Middleware):
         me = f"{socket.gethostname()}-{os.getpid()}"
         while True:
             try:
-                with broker.client.pipeline(transaction=False) as pipe:
-                    for queue in consumed:
-                        pipe.set(presence_key(self.namespace, queue, me), "1", ex=PRESENCE_TTL_S)
-                    pipe.execute()
                 want = bool(consumed & paused_queues(broker.client, self.namespace))
             except redis.RedisError:
                 want = paused  # keep the current state while Redis is away
             if want and not paused:
                 log.info("pausing: queue(s) %s paused", sorted(consumed))
-                worker.pause()
+                worker.pause()  # returns once every thread has finished its message and stopped
             elif paused and not want:
                 log.info("resuming")
                 worker.resume()
             paused = want
+            try:
+                with broker.client.pipeline(transaction=False) as pipe:
+                    for queue in consumed:
+                        state = "paused" if paused else "running"
+                        pipe.set(presence_key(self.namespace, queue, me), state, ex=PRESENCE_TTL_S)
+                    pipe.execute()
+            except redis.RedisError:
+                pass
             if self._stop.wait(POLL_SECONDS):
                 return

@@ -73,14 +73,14 @@ def parse_with_feedparser(body: bytes) -> ParsedFeed:
     """Parse any RSS/Atom variant. Raises FeedParseError when nothing feed-like is found."""
     parsed = feedparser.parse(body, sanitize_html=False, resolve_relative_uris=False)
     entries = [_raw_entry(entry) for entry in parsed.entries]
-    if not parsed.version and not entries:
+    if not parsed.get("version") and not entries:
         raise FeedParseError(_why_not_a_feed(body, parsed))
     warning = None
     if parsed.bozo:
         warning = (
             f"malformed feed ({_describe(parsed.get('bozo_exception'))}); {len(entries)} entries recovered"
         )
-    return ParsedFeed(entries=entries, format=parsed.version or "unknown", warning=warning)
+    return ParsedFeed(entries=entries, format=parsed.get("version") or "unknown", warning=warning)
 
 
 def _raw_entry(entry: Any) -> RawEntry:

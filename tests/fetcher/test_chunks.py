@@ -1,0 +1,42 @@
+"""Chunking items into messages by count and by bytes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from job_importer.contract import JobItem, content_hash
+from services.fetcher.chunks import ENVELOPE_BYTES, Chunker, ItemTooLarge
+
+
+def item(number: int, description: str = "d") -> JobItem:
+    fields = {"title": f"T{number}", "description": description}
+    return JobItem(id=f"s#{number}", source="s", guid=str(number), content_hash=content_hash(fields), **fields)
+
+
+def chunk_all(chunker: Chunker, items: list[JobItem]) -> list[list[dict[str, object]]]:
+    chunks = [chunk for one in items for chunk in chunker.add(one)]
+    return chunks + list(chunker.flush())
+
+
+def test_chunks_hold_at_most_the_batch_size() -> None:
+    chunks = chunk_all(Chunker(max_items=10, max_bytes=1_000_000, flush_ms=0), [item(n) for n in range(25)])
+    assert [len(chunk) for chunk in chunks] == [10, 10, 5]
+    assert [data["id"] for chunk in chunks for data in chunk] == [f"s#{n}" for n in range(25)]
+
+
+def test_chunks_stay_under_the_byte_cap() -> None:
+    limit = 40_000
+    chunks = chunk_all(Chunker(max_items=1000, max_bytes=limit, flush_ms=0), [item(n, "x" * 5000) for n in range(30)])
+    assert len(chunks) > 1
+    for chunk in chunks:
+        assert len(json.dumps(chunk).encode()) <= limit - ENVELOPE_BYTES
+    assert sum(len(chunk) for chunk in chunks) == 30
+
+
+def test_an_item_bigger_than_any_message_is_refused() -> None:
+    chunker = Chunker(max_items=10, max_bytes=20_000, flush_ms=0)
+    with pytest.raises(ItemTooLarge, match="a chunk holds at most"):
+        list(chunker.add(item(1, "x" * 30_000)))
+    assert list(chunker.flush()) == []

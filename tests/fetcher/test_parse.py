@@ -1,0 +1,83 @@
+"""Parsing real feed bytes into RawEntry values (feedparser path)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from job_importer.samplefeeds import atom_feed, sample_jobs
+from services.fetcher.parse import FeedParseError, parse_with_feedparser
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+
+def fixture(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+def test_jobicy_fields_are_mapped() -> None:
+    first, second = parse_with_feedparser(fixture("jobicy_two_items.xml")).entries
+    assert first.guid == "https://jobicy.com/?post_type=job_listing&p=118822"
+    assert first.link == "https://jobicy.com/jobs/118822-senior-data-engineer"
+    assert (first.company, first.location, first.job_type) == ("Acme Data", "USA", "Full-Time")
+    assert first.image_url == "https://jobicy.com/data/logo.png"
+    assert first.categories == ["Data Science"]
+    assert first.description == "<p>Build <strong>pipelines</strong>.</p>"
+    assert first.content == "<p>Build <strong>pipelines</strong>. Full text.</p>"
+    assert first.published == datetime(2026, 11, 26, 14, 5, 9, tzinfo=UTC)
+    assert first.extra == {"job_listing_salary": "$120k"}
+    assert second.company == "Words Inc"
+
+
+def test_guid_wins_over_numeric_id_whatever_the_element_order() -> None:
+    first, second = parse_with_feedparser(fixture("jobicy_two_items.xml")).entries
+    assert first.guid.endswith("p=118822")  # <id> came before <guid>
+    assert second.guid == "copy-77"  # <id> came after <guid>; feedparser's entry.id would say "77"
+    assert second.id == "77"
+
+
+def test_atom_entries_use_their_id() -> None:
+    jobs = sample_jobs(3, seed=5)
+    entries = parse_with_feedparser(atom_feed(jobs)).entries
+    assert [entry.id for entry in entries] == [f"tag:atomjobs.example,2026:job-{job.number}" for job in jobs]
+    assert entries[0].guid == ""
+    assert entries[0].title == jobs[0].title
+    assert entries[0].categories == [jobs[0].category]
+
+
+def test_html_page_is_a_clear_error() -> None:
+    with pytest.raises(FeedParseError, match="HTML page"):
+        parse_with_feedparser(fixture("not_a_feed.html"))
+
+
+def test_empty_body_is_a_clear_error() -> None:
+    with pytest.raises(FeedParseError, match="empty"):
+        parse_with_feedparser(b"")
+
+
+def test_empty_feed_has_no_entries() -> None:
+    parsed = parse_with_feedparser(b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>')
+    assert parsed.entries == []
+    assert parsed.format == "rss20"
+
+
+def test_truncated_feed_recovers_complete_items_with_a_warning() -> None:
+    body = fixture("jobicy_two_items.xml")
+    cut = body[: body.index(b"<title>Copywriter")]
+    parsed = parse_with_feedparser(cut)
+    assert parsed.warning and "malformed" in parsed.warning
+    assert parsed.entries[0].title == "Senior Data Engineer"
+
+
+def test_external_entities_are_never_resolved() -> None:
+    parsed = parse_with_feedparser(fixture("xxe.xml"))
+    text = " ".join(entry.title + entry.description for entry in parsed.entries)
+    assert "root:" not in text  # /etc/passwd's first line starts with root:
+    assert Path("/etc/passwd").read_text().splitlines()[0] not in text
+
+
+def test_entity_expansion_bomb_is_not_expanded() -> None:
+    parsed = parse_with_feedparser(fixture("billion_laughs.xml"))
+    assert all(len(entry.title) < 1000 for entry in parsed.entries)

@@ -1,0 +1,46 @@
+"""Classifying and writing chunks against MongoDB (the stand-in, or MONGODB_URL)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from job_importer.contract import JobItem, content_hash
+from job_importer.history import now
+from services.importer.store import write_items
+
+
+def item(number: int, title: str = "Engineer") -> JobItem:
+    fields = {"title": f"{title} {number}", "company": "Acme"}
+    return JobItem(id=f"src#{number}", source="src", guid=str(number), content_hash=content_hash(fields), **fields)
+
+
+def test_new_then_unchanged_then_updated(store) -> None:
+    fetched = now()
+    first = write_items(store, "run-1", "http://f", fetched, [item(n) for n in range(5)])
+    assert first.counts == {"new": 5}
+    second = write_items(store, "run-2", "http://f", fetched + timedelta(seconds=1), [item(n) for n in range(5)])
+    assert second.counts == {"unchanged": 5}
+    changed = [item(0, "Lead"), item(1), item(2, "Lead"), item(3), item(4), item(5)]
+    third = write_items(store, "run-3", "http://f", fetched + timedelta(seconds=2), changed)
+    assert third.counts == {"updated": 2, "unchanged": 3, "new": 1}
+    doc = store.jobs.find_one({"_id": "src#2"})
+    assert doc["title"] == "Lead 2" and doc["created_run"] == "run-1" and doc["updated_run"] == "run-3"
+    assert store.jobs.count_documents({}) == 6
+
+
+def test_a_redelivered_chunk_keeps_its_outcome_and_writes_nothing_twice(store) -> None:
+    fetched = now()
+    write_items(store, "run-1", "http://f", fetched, [item(1), item(2)])
+    chunk = [item(1, "Changed"), item(2), item(3)]
+    first = write_items(store, "run-2", "http://f", fetched + timedelta(seconds=1), chunk)
+    replay = write_items(store, "run-2", "http://f", fetched + timedelta(seconds=1), chunk)
+    assert first.counts == replay.counts == {"updated": 1, "unchanged": 1, "new": 1}
+    assert store.jobs.count_documents({}) == 3
+
+
+def test_an_older_fetch_never_overwrites_newer_content(store) -> None:
+    fetched = now()
+    write_items(store, "run-new", "http://f", fetched, [item(1, "Newer")])
+    late = write_items(store, "run-old", "http://f", fetched - timedelta(minutes=5), [item(1, "Older")])
+    assert late.counts == {"unchanged": 1}
+    assert store.jobs.find_one({"_id": "src#1"})["title"] == "Newer 1"
