@@ -1,0 +1,69 @@
+"""Nothing lost when a worker dies mid-chunk; dead letters accounted for and recoverable."""
+
+from __future__ import annotations
+
+from job_importer.deadletters import list_dead, reconcile_dead_letters, requeue_dead
+from job_importer.feedserver import FeedServer
+from job_importer.samplefeeds import jobicy_feed, sample_jobs
+from job_importer.settings import FeedConfig
+from services.fetcher.trigger import start_import
+from tests.conftest import Workers, assert_adds_up, free_port, wait_for, wait_for_runs
+
+
+def test_kill_9_of_the_importer_mid_run_loses_nothing_and_duplicates_nothing(
+    settings, store, broker, workers: Workers
+) -> None:
+    settings = settings.model_copy(update={"worker_batch_size": 25})
+    workers.settings = settings
+    count = 1500
+    with FeedServer({"/big.xml": jobicy_feed(sample_jobs(count, seed=21, description_bytes=300))}) as server:
+        feed = FeedConfig(url=server.url("/big.xml"), source="crash")
+        workers.start("fetcher")
+        importer = workers.start("importer")
+        workers.wait_ready("fetcher")
+        workers.wait_ready("importer")
+        started = start_import(settings, store, broker, [feed], "cli")
+        run_id = started.run_ids[0]
+        wait_for(lambda: (store.runs.find_one({"_id": run_id}) or {}).get("chunks_accounted", 0) >= 3, 60, interval=0.01)
+        workers.kill(importer)  # kill -9 mid-run: its claimed chunks must come back
+        partial = store.jobs.count_documents({})
+        assert partial < count
+        workers.start("importer")
+        [run] = wait_for_runs(store, started.run_ids, timeout=120)
+    assert run["status"] == "completed"
+    assert (run["fetched"], run["new"], run["failed"], run["duplicates"]) == (count, count, 0, 0)
+    assert_adds_up(run)
+    assert store.jobs.count_documents({}) == count
+    assert len(store.jobs.distinct("_id")) == count
+
+
+def test_store_outage_dead_letters_chunks_which_requeue_to_completion(
+    settings, store, broker, redis_client, workers: Workers
+) -> None:
+    dead_mongo = f"mongodb://127.0.0.1:{free_port()}/?directConnection=true"
+    with FeedServer({"/f.xml": jobicy_feed(sample_jobs(60, seed=5))}) as server:
+        feed = FeedConfig(url=server.url("/f.xml"), source="outage")
+        workers.start("fetcher")
+        broken = workers.start("importer", mongodb_url=dead_mongo, mongodb_timeout_ms=300, import_max_retries=1)
+        workers.wait_ready("fetcher")
+        workers.wait_ready("importer")
+        started = start_import(settings, store, broker, [feed], "cli")
+        run_id = started.run_ids[0]
+        dead = wait_for(lambda: len(list_dead(redis_client, settings.queue_namespace, settings.import_queue)) == 1 and
+                        list_dead(redis_client, settings.queue_namespace, settings.import_queue), 60)
+        assert "ServerSelectionTimeoutError" in dead[0].reason and dead[0].items == 60 and dead[0].run_id == run_id
+        # The importer could not write the accounting either (MongoDB is down for it); housekeeping does.
+        reconcile_dead_letters(settings, store, broker)
+        run = wait_for_runs(store, [run_id])[0]
+        assert (run["status"], run["new"], run["failed"]) == ("completed", 0, 60)
+        assert_adds_up(run)
+
+        workers.kill(broken)
+        workers.start("importer")
+        assert requeue_dead(broker, settings.queue_namespace, settings.import_queue) == 1
+        wait_for(lambda: store.runs.find_one({"_id": run_id})["new"] == 60, 60)
+    run = store.runs.find_one({"_id": run_id})
+    assert (run["status"], run["new"], run["failed"], run["chunks_dead"]) == ("completed", 60, 0, [])
+    assert_adds_up(run)
+    assert store.jobs.count_documents({}) == 60
+    assert list_dead(redis_client, settings.queue_namespace, settings.import_queue) == []
