@@ -124,7 +124,11 @@ def requeue_dead(
     """Send dead messages back to their queue with fresh retries; all of them when ids is None."""
     client = broker.client
     xq, msgs = _xq(namespace, queue)
-    ids = message_ids if message_ids is not None else [_decode(m) for m in cast(list[bytes], client.zrange(xq, 0, -1))]
+    ids = (
+        message_ids
+        if message_ids is not None
+        else [_decode(m) for m in cast(list[bytes], client.zrange(xq, 0, -1))]
+    )
     requeued = 0
     for message_id in ids:
         raw = client.hget(msgs, message_id)
@@ -161,7 +165,11 @@ def purge_dead(
 ) -> int:
     """Delete dead messages for good; all of them when ids is None."""
     xq, msgs = _xq(namespace, queue)
-    ids = message_ids if message_ids is not None else [_decode(m) for m in cast(list[bytes], client.zrange(xq, 0, -1))]
+    ids = (
+        message_ids
+        if message_ids is not None
+        else [_decode(m) for m in cast(list[bytes], client.zrange(xq, 0, -1))]
+    )
     purged = 0
     for message_id in ids:
         raw = client.hget(msgs, message_id)

@@ -66,7 +66,9 @@ def test_a_redelivered_fetch_after_finishing_does_nothing(store) -> None:
 def test_failures_list_is_capped_but_the_count_is_not(store) -> None:
     run_id = new_run(store)
     finish(store, run_id, chunks=1, fetched=30, failures=15)
-    history.record_chunk(store, run_id, 0, {"new": 5, "failed": 10}, [{"guid": "g", "reason": "r"}] * 10, failures_cap=10)
+    history.record_chunk(
+        store, run_id, 0, {"new": 5, "failed": 10}, [{"guid": "g", "reason": "r"}] * 10, failures_cap=10
+    )
     run = history.get_run(store, run_id)
     assert run["failed"] == 25 and len(run["failures"]) == 10
 

@@ -24,7 +24,11 @@ def test_kill_9_of_the_importer_mid_run_loses_nothing_and_duplicates_nothing(
         workers.wait_ready("importer")
         started = start_import(settings, store, broker, [feed], "cli")
         run_id = started.run_ids[0]
-        wait_for(lambda: (store.runs.find_one({"_id": run_id}) or {}).get("chunks_accounted", 0) >= 3, 60, interval=0.01)
+        wait_for(
+            lambda: (store.runs.find_one({"_id": run_id}) or {}).get("chunks_accounted", 0) >= 3,
+            60,
+            interval=0.01,
+        )
         workers.kill(importer)  # kill -9 mid-run: its claimed chunks must come back
         partial = store.jobs.count_documents({})
         assert partial < count
@@ -44,14 +48,25 @@ def test_store_outage_dead_letters_chunks_which_requeue_to_completion(
     with FeedServer({"/f.xml": jobicy_feed(sample_jobs(60, seed=5))}) as server:
         feed = FeedConfig(url=server.url("/f.xml"), source="outage")
         workers.start("fetcher")
-        broken = workers.start("importer", mongodb_url=dead_mongo, mongodb_timeout_ms=300, import_max_retries=1)
+        broken = workers.start(
+            "importer", mongodb_url=dead_mongo, mongodb_timeout_ms=300, import_max_retries=1
+        )
         workers.wait_ready("fetcher")
         workers.wait_ready("importer")
         started = start_import(settings, store, broker, [feed], "cli")
         run_id = started.run_ids[0]
-        dead = wait_for(lambda: len(list_dead(redis_client, settings.queue_namespace, settings.import_queue)) == 1 and
-                        list_dead(redis_client, settings.queue_namespace, settings.import_queue), 60)
-        assert "ServerSelectionTimeoutError" in dead[0].reason and dead[0].items == 60 and dead[0].run_id == run_id
+        dead = wait_for(
+            lambda: (
+                len(list_dead(redis_client, settings.queue_namespace, settings.import_queue)) == 1
+                and list_dead(redis_client, settings.queue_namespace, settings.import_queue)
+            ),
+            60,
+        )
+        assert (
+            "ServerSelectionTimeoutError" in dead[0].reason
+            and dead[0].items == 60
+            and dead[0].run_id == run_id
+        )
         # The importer could not write the accounting either (MongoDB is down for it); housekeeping does.
         reconcile_dead_letters(settings, store, broker)
         run = wait_for_runs(store, [run_id])[0]
