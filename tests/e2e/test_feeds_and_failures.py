@@ -98,7 +98,10 @@ def test_an_item_already_waiting_in_the_queue_is_not_enqueued_twice(
         started = start_import(settings, store, broker, feeds, "cli")
         # The feed that claimed the items waits for the importer; the other one is all duplicates.
         wait_for(
-            lambda: sorted(store.runs.find_one({"_id": r})["status"] for r in started.run_ids) == ["completed", "importing"],
+            lambda: (
+                sorted(store.runs.find_one({"_id": r})["status"] for r in started.run_ids)
+                == ["completed", "importing"]
+            ),
             what="both fetches to finish",
         )
         workers.start("importer")
