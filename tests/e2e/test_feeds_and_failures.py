@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 from job_importer.control import pause, resume, worker_states
@@ -58,11 +59,13 @@ def test_one_broken_feed_never_stops_the_others(settings, store, broker, workers
         ),
         "/down.xml": flaky(503, 99, b""),
         "/toolong.xml": flaky(429, 99, b"", {"Retry-After": "999999"}),
+        "/endless.xml": lambda request: Reply(body=itertools.repeat(b"<item>" * 10_000)),
     }
     with FeedServer(routes) as server:  # type: ignore[arg-type]
         feeds = [
             FeedConfig(url=server.url(path), source=path.strip("/")) for path in [*routes, "/missing.xml"]
         ]
+        workers.settings = settings.model_copy(update={"fetch_max_bytes": 2_000_000})
         workers.start_both()
         runs = {
             run["feed_url"].rsplit("/", 1)[1]: run
@@ -82,6 +85,10 @@ def test_one_broken_feed_never_stops_the_others(settings, store, broker, workers
     assert runs["down.xml"]["status"] == "failed" and "503" in runs["down.xml"]["error"]
     assert runs["down.xml"]["fetch_attempts"] == settings.fetch_max_retries + 1
     assert runs["toolong.xml"]["status"] == "failed" and "retry after" in runs["toolong.xml"]["error"]
+    assert (
+        runs["endless.xml"]["status"] == "failed"
+        and "exceeds the limit of 2,000,000 bytes" in runs["endless.xml"]["error"]
+    )
     for run in runs.values():
         assert_adds_up(run)
 
