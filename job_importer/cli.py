@@ -399,3 +399,19 @@ def up() -> None:
         finally:
             stop.set()
             supervisor.stop()
+
+
+def main() -> None:
+    """The console script: connection problems get one clear line, not a traceback."""
+    from pymongo.errors import ConnectionFailure
+
+    try:
+        app()
+    except redis.ConnectionError as exc:
+        err.print(f"[red]Redis does not answer ({exc}).[/red] Start `job-importer up`, or set REDIS_URL.")
+        raise SystemExit(1) from None
+    except ConnectionFailure as exc:
+        err.print(
+            f"[red]MongoDB does not answer ({str(exc)[:200]}).[/red] Start `job-importer up`, or set MONGODB_URL."
+        )
+        raise SystemExit(1) from None
