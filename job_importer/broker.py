@@ -12,12 +12,12 @@ from dramatiq.middleware import (
     CurrentMessage,
     Middleware,
     Pipelines,
-    Retries,
     ShutdownNotifications,
     TimeLimit,
 )
 
 from .contract import IMPORT_ACTOR, Chunk
+from .durability import DurableRedisBroker, DurableRetries
 from .settings import Settings
 
 
@@ -35,7 +35,7 @@ def build_broker(settings: Settings, extra_middleware: list[Middleware] | None =
         CurrentMessage(),
         # Before Retries: "after" hooks run in reverse order, so this one sees what Retries gave up on.
         DeadLetterAccounting(settings),
-        Retries(
+        DurableRetries(
             max_retries=settings.import_max_retries,
             min_backoff=settings.retry_base_ms,
             max_backoff=settings.retry_max_ms,
@@ -43,7 +43,7 @@ def build_broker(settings: Settings, extra_middleware: list[Middleware] | None =
         WorkerControl(settings),
         *(extra_middleware or []),
     ]
-    broker = RedisBroker(
+    broker = DurableRedisBroker(
         url=settings.redis_url,
         namespace=settings.queue_namespace,
         middleware=middleware,
