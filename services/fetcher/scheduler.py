@@ -38,7 +38,8 @@ def next_slot(cron: str, at: datetime) -> datetime:
 
 def claim_key(namespace: str, slot: datetime, feed_url: str) -> str:
     digest = hashlib.sha256(feed_url.encode()).hexdigest()[:16]
-    return f"{namespace}:__schedule__:{slot:%Y%m%dT%H%M}:{digest}"
+    # To the second: croniter takes a sixth (seconds) field, and such slots must not share a claim.
+    return f"{namespace}:__schedule__:{slot:%Y%m%dT%H%M%S}:{digest}"
 
 
 def enqueue_slot(
