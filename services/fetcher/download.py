@@ -107,8 +107,10 @@ def download(
         ) from None
     except httpx.TimeoutException as exc:
         raise FetchError(f"timed out ({type(exc).__name__})", kind="timeout", transient=True) from None
-    except httpx.UnsupportedProtocol as exc:
+    except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:  # also a redirect to such a URL
         raise FetchError(f"unsupported URL: {exc}", kind="invalid_url", transient=False) from None
+    except httpx.DecodingError as exc:  # a Content-Encoding the body does not match
+        raise FetchError(f"undecodable response: {exc}", kind="other", transient=False) from None
     except httpx.TransportError as exc:
         raise FetchError(
             f"connection failed: {exc or type(exc).__name__}", kind="connect", transient=True
