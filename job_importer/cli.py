@@ -24,6 +24,7 @@ from .deadletters import list_dead, purge_dead, requeue_dead
 from .devstack import local_stack
 from .pending import PendingItems
 from .queues import queue_names, queue_stats
+from .redact import install_log_redaction, redact
 from .settings import FeedConfig, Settings, get_settings
 from .workers import Service, worker_argv
 
@@ -388,7 +389,9 @@ def up() -> None:
         stop = threading.Event()
         try:
             wait_for_workers(live)
-            say(f"running: Redis {live.redis_url}, MongoDB {live.mongodb_url}; Ctrl-C stops everything")
+            say(
+                f"running: Redis {redact(live.redis_url)}, MongoDB {redact(live.mongodb_url)}; Ctrl-C stops everything"
+            )
             supervisor.watch(stop)
         except KeyboardInterrupt:
             say("stopping (in-flight messages finish first)")
@@ -401,6 +404,7 @@ def main() -> None:
     """The console script: connection problems get one clear line, not a traceback."""
     from pymongo.errors import ConnectionFailure
 
+    install_log_redaction()
     try:
         app()
     except redis.ConnectionError as exc:

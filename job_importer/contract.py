@@ -22,11 +22,19 @@ MAX_ID_CHARS = 2_000
 MAX_SHORT_CHARS = 2_000
 MAX_TEXT_CHARS = 100_000
 MAX_EXTRA_KEYS = 64
+MAX_EXTRA_KEY_CHARS = 100
 MAX_EXTRA_VALUE_CHARS = 10_000
+#: The characters a key of ``extra`` may have: keys become MongoDB field names, so no "$" operators,
+#: no "." paths, no NUL. The normaliser maps feed field names onto these; the importer enforces them.
+EXTRA_KEY_CHARS = r"A-Za-z0-9_:\-"
 
 ShortText = Annotated[str, StringConstraints(max_length=MAX_SHORT_CHARS)]
 LongText = Annotated[str, StringConstraints(max_length=MAX_TEXT_CHARS)]
 Identity = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_CHARS)]
+ExtraKey = Annotated[
+    str, StringConstraints(max_length=MAX_EXTRA_KEY_CHARS, pattern=f"^[{EXTRA_KEY_CHARS}]+$")
+]
+ExtraValue = Annotated[str, StringConstraints(max_length=MAX_EXTRA_VALUE_CHARS)]
 
 
 class JobItem(BaseModel):
@@ -47,7 +55,7 @@ class JobItem(BaseModel):
     content: LongText | None = None
     image_url: Annotated[str, StringConstraints(max_length=MAX_ID_CHARS)] | None = None
     published_at: datetime | None = None
-    extra: dict[str, str] = Field(default_factory=dict, max_length=MAX_EXTRA_KEYS)
+    extra: dict[ExtraKey, ExtraValue] = Field(default_factory=dict, max_length=MAX_EXTRA_KEYS)
     content_hash: Annotated[str, StringConstraints(min_length=8, max_length=64)]
 
 
@@ -55,7 +63,10 @@ class Chunk(BaseModel):
     """A batch of items of one feed run: one importer message, one bulk write."""
 
     run_id: str
-    seq: int = Field(ge=0)  # position of the chunk in its run; the idempotency key with run_id
+    # The fetch attempt that sent it: only the run's current attempt counts (None: sent before
+    # attempts were numbered, counts for any).
+    attempt: int | None = Field(None, ge=1)
+    seq: int = Field(ge=0)  # position of the chunk in its attempt; the idempotency key with run_id
     feed_url: str
     fetched_at: datetime
     items: list[dict[str, Any]]  # validated item by item by the importer, so one bad item fails alone

@@ -25,6 +25,7 @@ from . import history
 from .contract import FETCH_ACTOR, IMPORT_ACTOR
 from .db import Store, get_store
 from .pending import PendingItems
+from .redact import redact
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -71,13 +72,27 @@ def _reason_from(message: dramatiq.Message[Any], stored: Any) -> str:
         return str(json.loads(stored)["reason"])
     traceback = message.options.get("traceback") or ""
     lines = [line for line in traceback.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else "retries exhausted"
+    # No exception on record: it was never processed (Dramatiq dead-letters unknown actors at once).
+    return lines[-1] if lines else f"never processed: is actor {message.actor_name!r} deployed?"
+
+
+def _chunk_of(message: dramatiq.Message[Any]) -> dict[str, Any] | None:
+    """The chunk a dead import message carries; None for anything else (a poison message may
+    carry any JSON at all, and must still be listed, accounted and purged)."""
+    if message.actor_name == IMPORT_ACTOR and message.args and isinstance(message.args[0], dict):
+        return message.args[0]
+    return None
+
+
+def _chunk_items(chunk: dict[str, Any]) -> list[Any]:
+    items = chunk.get("items")
+    return items if isinstance(items, list) else []
 
 
 def _run_and_items(message: dramatiq.Message[Any]) -> tuple[str | None, int]:
-    if message.actor_name == IMPORT_ACTOR and message.args:
-        chunk = message.args[0]
-        return chunk.get("run_id"), len(chunk.get("items", []))
+    if (chunk := _chunk_of(message)) is not None:
+        run_id = chunk.get("run_id")
+        return (run_id if isinstance(run_id, str) else None), len(_chunk_items(chunk))
     if message.actor_name == FETCH_ACTOR and message.args:
         return str(message.args[0]), 0
     return None, 0
@@ -109,7 +124,7 @@ def list_dead(
                 reason=_reason_from(message, stored_reason),
                 run_id=run_id,
                 items=items,
-                excerpt=_decode(raw)[:500],
+                excerpt=redact(_decode(raw))[:500],
             )
         )
     return result
@@ -187,9 +202,10 @@ def _forget(client: redis.Redis, namespace: str, queue: str, message_id: str) ->
 
 
 def _item_ids(message: dramatiq.Message[Any]) -> list[str]:
-    if message.actor_name != IMPORT_ACTOR or not message.args:
+    chunk = _chunk_of(message)
+    if chunk is None:
         return []
-    return [str(item.get("id")) for item in message.args[0].get("items", []) if isinstance(item, dict)]
+    return [str(item.get("id")) for item in _chunk_items(chunk) if isinstance(item, dict)]
 
 
 def account(settings: Settings, store: Store, message: dramatiq.Message[Any], reason: str) -> None:
@@ -197,16 +213,22 @@ def account(settings: Settings, store: Store, message: dramatiq.Message[Any], re
     run_id, items = _run_and_items(message)
     if run_id is None:
         return
-    if message.actor_name == IMPORT_ACTOR:
-        seq = int(message.args[0].get("seq", -1))
-        history.record_dead_chunk(store, run_id, seq, items, reason, failures_cap=settings.run_failures_cap)
+    chunk = _chunk_of(message)
+    if chunk is not None:
+        seq, attempt = chunk.get("seq"), chunk.get("attempt")
+        if not isinstance(seq, int) or not (attempt is None or isinstance(attempt, int)):
+            return  # not a chunk our fetcher sent: nothing on the run to correct
+        history.record_dead_chunk(
+            store, run_id, seq, items, reason, failures_cap=settings.run_failures_cap, attempt=attempt
+        )
     elif message.actor_name == FETCH_ACTOR:
-        history.fail_run(store, run_id, f"fetch dead-lettered: {reason}")
+        history.fail_run(store, run_id, f"fetch dead-lettered: {reason}", fetch_dead=True)
 
 
 def reconcile_dead_letters(settings: Settings, store: Store, broker: RedisBroker) -> int:
     """Account for dead messages whose accounting was missed (e.g. MongoDB was down). Returns how many."""
     client = broker.client
+    pending = PendingItems(client, settings.queue_namespace, settings.import_queue, settings.dedupe_ttl_s)
     done = 0
     for queue in (settings.fetch_queue, settings.import_queue):
         xq, msgs = _xq(settings.queue_namespace, queue)
@@ -220,9 +242,14 @@ def reconcile_dead_letters(settings: Settings, store: Store, broker: RedisBroker
             raw = client.hget(msgs, message_id)
             if raw is None:
                 continue
-            message = _message(raw)
-            stored = client.hget(reasons_key(settings.queue_namespace), message_id)
-            account(settings, store, message, _reason_from(message, stored))
+            try:
+                message = _message(raw)
+                stored = client.hget(reasons_key(settings.queue_namespace), message_id)
+                pending.release(_item_ids(message))  # in case the worker could not do it either
+                account(settings, store, message, _reason_from(message, stored))
+            except Exception:  # one bad message must not stop the accounting of the others
+                log.exception("could not account for dead message %s; will try again", message_id)
+                continue
             client.sadd(accounted_key(settings.queue_namespace), message_id)
             done += 1
     return done
@@ -241,7 +268,7 @@ class DeadLetterAccounting(Middleware):
             return
         namespace = self.settings.queue_namespace
         message_id = message.options.get("redis_message_id")
-        reason = f"{type(exception).__name__}: {exception}"[:2000]
+        reason = redact(f"{type(exception).__name__}: {exception}")[:2000]
         try:
             broker.client.hset(
                 reasons_key(namespace),

@@ -10,6 +10,7 @@ from pymongo import DESCENDING, UpdateOne
 
 from .db import Store
 from .history import now
+from .redact import redact
 
 RAW_EXCERPT_CHARS = 2_000
 
@@ -25,9 +26,43 @@ class ItemFailure:
     stage: str = "fetch"  # "fetch" (parse/normalise) or "import" (validation, store)
     payload: dict[str, Any] | None = field(default=None)  # the item as sent, when it can be re-sent
 
+    def __post_init__(self) -> None:
+        # A failure describes bad input, which may not be storable as it is (a hostile message can
+        # carry lone surrogates, or "$"/"."/NUL in field names): recording it must never fail too.
+        for name in ("key", "reason", "raw"):
+            object.__setattr__(self, name, storable(getattr(self, name)))
+        if self.guid is not None:
+            object.__setattr__(self, "guid", storable(self.guid))
+        if self.payload is not None and not _storable_value(self.payload):
+            object.__setattr__(self, "payload", None)  # the excerpt in `raw` still shows it
+
     def summary(self) -> dict[str, Any]:
         """The short form kept on the run record."""
         return {"guid": self.guid, "reason": self.reason}
+
+
+def storable(text: str) -> str:
+    """``text`` with lone surrogates (not encodable as UTF-8, so not as BSON) written out as escapes."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _storable_value(value: Any) -> bool:
+    """Whether MongoDB stores ``value`` as it is: valid text, and field names without "$", "." or NUL."""
+    if isinstance(value, str):
+        return storable(value) == value
+    if isinstance(value, dict):
+        return all(
+            isinstance(key, str)
+            and storable(key) == key
+            and not key.startswith("$")
+            and "." not in key
+            and "\x00" not in key
+            and _storable_value(item)
+            for key, item in value.items()
+        )
+    if isinstance(value, list):
+        return all(_storable_value(item) for item in value)
+    return value is None or isinstance(value, bool | int | float)
 
 
 def record(store: Store, run_id: str, feed_url: str, failures: Iterable[ItemFailure]) -> None:
@@ -39,7 +74,7 @@ def record(store: Store, run_id: str, feed_url: str, failures: Iterable[ItemFail
             {
                 "$set": {
                     "run_id": run_id,
-                    "feed_url": feed_url,
+                    "feed_url": redact(feed_url),
                     "guid": failure.guid,
                     "reason": failure.reason,
                     "raw": failure.raw[:RAW_EXCERPT_CHARS],

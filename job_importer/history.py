@@ -6,7 +6,11 @@ Counting rules (the invariant ``fetched = new + updated + unchanged + duplicates
   identity, invalid fields) once, guarded by the run's status;
 * the importer adds each chunk's outcome once, guarded by the chunk's ``seq`` in ``chunks_done``,
   so a redelivered chunk is never counted twice;
-* a dead-lettered chunk counts all its items as failed until it is requeued and succeeds.
+* a dead-lettered chunk counts all its items as failed until it is requeued and succeeds;
+* a fetch that runs again (its worker died, or it failed after sending some chunks) starts a new
+  attempt: the counts start over and only chunks of the current attempt count. The feed may have
+  changed in between, so an earlier attempt's chunks need not match the new ones (they are still
+  written: the store keeps whichever content was fetched last).
 
 A run completes when every chunk is accounted for (done or dead), which the last writer notices.
 """
@@ -21,6 +25,7 @@ from typing import Any, Literal
 from pymongo import DESCENDING, ReturnDocument
 
 from .db import Store
+from .redact import redact
 from .settings import FeedConfig
 
 Trigger = Literal["schedule", "cli", "api"]
@@ -45,7 +50,7 @@ def create_runs(store: Store, feeds: Iterable[FeedConfig], trigger: Trigger, bat
         {
             "_id": new_id(),
             "batch_id": batch_id,
-            "feed_url": feed.url,
+            "feed_url": redact(feed.url),  # the run is history: no credentials
             "source": feed.source,
             "trigger": trigger,
             "status": "queued",
@@ -77,14 +82,34 @@ def create_runs(store: Store, feeds: Iterable[FeedConfig], trigger: Trigger, bat
     return [str(doc["_id"]) for doc in docs]
 
 
+#: What a new fetch attempt starts from: the importer's counts of an earlier attempt no longer apply.
+_FRESH_ATTEMPT: dict[str, Any] = {
+    **dict.fromkeys(("fetched", "imported", "new", "updated", "unchanged", "duplicates", "failed"), 0),
+    "failures": [],
+    "chunks_total": None,
+    "chunks_accounted": 0,
+    "chunks_done": [],
+    "chunks_dead": [],
+}
+
+
 def start_fetch(store: Store, run_id: str) -> dict[str, Any] | None:
-    """Mark a run as fetching; None when it is already past fetching (a redelivered fetch)."""
+    """Start a fetch attempt (``fetch_attempts`` is its number); None when the run is past fetching."""
     return store.runs.find_one_and_update(
         {"_id": run_id, "status": {"$in": ["queued", "fetching"]}},
-        {"$set": {"status": "fetching"}, "$min": {"started_at": now()}, "$inc": {"fetch_attempts": 1}},
+        {
+            "$set": {"status": "fetching", **_FRESH_ATTEMPT},
+            "$min": {"started_at": now()},
+            "$inc": {"fetch_attempts": 1},
+        },
         return_document=ReturnDocument.AFTER,
         projection={"chunks_done": 0, "failures": 0},
     )
+
+
+def _attempt_filter(attempt: int | None) -> dict[str, Any]:
+    """Match only the given fetch attempt (None: any, for messages sent before attempts were numbered)."""
+    return {} if attempt is None else {"fetch_attempts": attempt}
 
 
 def finish_fetch(
@@ -97,12 +122,17 @@ def finish_fetch(
     failures: list[dict[str, Any]],
     chunks_total: int,
     failures_cap: int,
+    attempt: int | None = None,
     not_modified: bool = False,
     warning: str | None = None,
 ) -> None:
-    """Record what the fetcher found and how many chunks it sent; the importer takes it from here."""
+    """Record what the fetcher found and how many chunks it sent; the importer takes it from here.
+
+    Only the current attempt may finish the fetch: a stale one (a worker that froze and came back
+    after its message was redelivered) must not set counts that the chunks it sent won't meet.
+    """
     store.runs.update_one(
-        {"_id": run_id, "status": {"$in": ["queued", "fetching"]}},
+        {"_id": run_id, "status": {"$in": ["queued", "fetching"]}, **_attempt_filter(attempt)},
         {
             "$set": {
                 "status": "importing",
@@ -120,17 +150,47 @@ def finish_fetch(
     complete_if_done(store, run_id)
 
 
-def fail_run(store: Store, run_id: str, reason: str, http_status: int | None = None) -> None:
-    """A feed-level failure: nothing was imported from this run."""
+def fail_run(
+    store: Store, run_id: str, reason: str, http_status: int | None = None, *, fetch_dead: bool = False
+) -> None:
+    """A feed-level failure: nothing was imported from this run.
+
+    ``fetch_dead`` marks a run whose fetch message was dead-lettered: requeueing it reopens the run.
+    """
     finished = now()
     doc = store.runs.find_one_and_update(
         {"_id": run_id, "status": {"$in": ["queued", "fetching"]}},
-        {"$set": {"status": "failed", "error": reason, "http_status": http_status, "finished_at": finished}},
+        {
+            "$set": {
+                "status": "failed",
+                "error": redact(reason),
+                "http_status": http_status,
+                "finished_at": finished,
+                "fetch_dead": fetch_dead,
+            }
+        },
         return_document=ReturnDocument.AFTER,
         projection={"started_at": 1, "created_at": 1},
     )
     if doc:
         _set_duration(store, doc, finished)
+
+
+def reopen_dead_fetch(store: Store, run_id: str) -> bool:
+    """Queue a run again whose fetch died in the dead-letter queue and was requeued from it."""
+    result = store.runs.update_one(
+        {"_id": run_id, "status": "failed", "fetch_dead": True},
+        {
+            "$set": {
+                "status": "queued",
+                "error": None,
+                "finished_at": None,
+                "duration_ms": None,
+                "fetch_dead": False,
+            }
+        },
+    )
+    return bool(result.modified_count)
 
 
 def record_chunk(
@@ -141,23 +201,25 @@ def record_chunk(
     failures: list[dict[str, Any]],
     *,
     failures_cap: int,
+    attempt: int | None = None,
     was_dead: int | None = None,
 ) -> bool:
-    """Add one chunk's outcome to its run, once. Returns False when the chunk was counted before.
+    """Add one chunk's outcome to its run, once. Returns False when the chunk was counted before
+    (or belongs to an earlier fetch attempt).
 
     ``was_dead`` is the item count of a chunk that is back from the dead-letter queue: its
     earlier "all failed" entry is taken out first.
     """
     if was_dead is not None:
         store.runs.update_one(
-            {"_id": run_id, "chunks_dead": seq},
+            {"_id": run_id, "chunks_dead": seq, **_attempt_filter(attempt)},
             {"$pull": {"chunks_dead": seq}, "$inc": {"failed": -was_dead, "chunks_accounted": -1}},
         )
     increments = {name: int(counts.get(name, 0)) for name in OUTCOMES}
     increments["imported"] = increments["new"] + increments["updated"]
     increments["chunks_accounted"] = 1
     doc = store.runs.find_one_and_update(
-        {"_id": run_id, "chunks_done": {"$ne": seq}},
+        {"_id": run_id, "chunks_done": {"$ne": seq}, **_attempt_filter(attempt)},
         {
             "$inc": increments,
             "$push": {
@@ -169,18 +231,33 @@ def record_chunk(
         projection=_COMPLETION_FIELDS,
     )
     if doc is None:
+        # Counted before; but the reply to that update may have been lost before the run could be
+        # completed (MongoDB unreachable just then), so check completion on every delivery.
+        complete_if_done(store, run_id)
         return False
     _complete(store, doc)
     return True
 
 
 def record_dead_chunk(
-    store: Store, run_id: str, seq: int, items: int, reason: str, *, failures_cap: int
+    store: Store,
+    run_id: str,
+    seq: int,
+    items: int,
+    reason: str,
+    *,
+    failures_cap: int,
+    attempt: int | None = None,
 ) -> bool:
     """Account for a chunk that ended in the dead-letter queue: its items count as failed."""
     failure = {"guid": None, "reason": f"chunk {seq} ({items} items) dead-lettered: {reason}"}
     doc = store.runs.find_one_and_update(
-        {"_id": run_id, "chunks_done": {"$ne": seq}, "chunks_dead": {"$ne": seq}},
+        {
+            "_id": run_id,
+            "chunks_done": {"$ne": seq},
+            "chunks_dead": {"$ne": seq},
+            **_attempt_filter(attempt),
+        },
         {
             "$inc": {"failed": items, "chunks_accounted": 1},
             "$push": {"chunks_dead": seq, "failures": {"$each": [failure], "$slice": failures_cap}},
@@ -189,6 +266,7 @@ def record_dead_chunk(
         projection=_COMPLETION_FIELDS,
     )
     if doc is None:
+        complete_if_done(store, run_id)
         return False
     _complete(store, doc)
     return True
@@ -274,7 +352,7 @@ def run_filter(
 ) -> dict[str, Any]:
     query: dict[str, Any] = {}
     if feed_url:
-        query["feed_url"] = feed_url
+        query["feed_url"] = redact(feed_url)
     if status:
         query["status"] = status
     if batch_id:

@@ -11,12 +11,14 @@ from job_importer.broker import build_broker
 from job_importer.contract import FETCH_ACTOR
 from job_importer.db import ensure_indexes, get_store
 from job_importer.pending import PendingItems
+from job_importer.redact import install_log_redaction
 from job_importer.settings import FeedConfig, get_settings
 from job_importer.workers import PerProcess
 
 from .download import make_client
 from .pipeline import FetcherContext, RetryLater, run_fetch
 
+install_log_redaction()  # Dramatiq logs failed messages with their arguments: a feed's URL
 settings = get_settings()
 broker = build_broker(settings)
 
@@ -54,6 +56,7 @@ def fetch_feed(run_id: str, feed: dict[str, Any]) -> None:
             run_id,
             FeedConfig.model_validate(feed),
             last_attempt=retries >= settings.fetch_max_retries,
+            from_dead_letter=bool(message and message.options.get("requeued_from_dlq")),
         )
     except RetryLater as exc:
         raise dramatiq.Retry(str(exc), delay=exc.delay_ms) from None

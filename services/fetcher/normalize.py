@@ -10,6 +10,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from job_importer.contract import (
+    EXTRA_KEY_CHARS,
+    MAX_EXTRA_KEY_CHARS,
     MAX_EXTRA_KEYS,
     MAX_EXTRA_VALUE_CHARS,
     JobItem,
@@ -24,7 +26,7 @@ from .parse import RawEntry
 # C0 controls except tab/newline/carriage return, DEL, C1 controls, lone surrogates, non-characters.
 _UNSAFE_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 # Keys of `extra` become MongoDB field names: no "$" prefixes, no "." paths.
-_UNSAFE_KEY_CHARS = re.compile(r"[^A-Za-z0-9_:\-]")
+_UNSAFE_KEY_CHARS = re.compile(f"[^{EXTRA_KEY_CHARS}]")
 RAW_EXCERPT = 500
 
 
@@ -42,7 +44,7 @@ def clean(value: str) -> str:
 
 def safe_key(key: str) -> str:
     """A MongoDB-safe field name for a feed field: operators and paths can't be injected."""
-    return _UNSAFE_KEY_CHARS.sub("_", key)[:100] or "_"
+    return _UNSAFE_KEY_CHARS.sub("_", key)[:MAX_EXTRA_KEY_CHARS] or "_"
 
 
 def normalize(entries: Iterable[RawEntry], feed: FeedConfig) -> Normalized:

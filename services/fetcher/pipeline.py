@@ -13,10 +13,11 @@ from job_importer.contract import Chunk, JobItem
 from job_importer.db import Store
 from job_importer.failed_items import ItemFailure
 from job_importer.pending import PendingItems
+from job_importer.redact import redact
 from job_importer.settings import FeedConfig, Settings
 
 from .chunks import Chunker, ItemTooLarge
-from .download import Downloaded, FetchError, Validators, download
+from .download import FetchError, Validators, download
 from .normalize import normalize
 from .parse import FeedParseError, parse_with_feedparser
 
@@ -40,10 +41,19 @@ class FetcherContext:
     http: httpx.Client
 
 
-def run_fetch(ctx: FetcherContext, run_id: str, feed: FeedConfig, *, last_attempt: bool) -> None:
+def run_fetch(
+    ctx: FetcherContext, run_id: str, feed: FeedConfig, *, last_attempt: bool, from_dead_letter: bool = False
+) -> None:
     """Carry one run from queued to importing (or failed). Safe to repeat for the same run."""
-    if history.start_fetch(ctx.store, run_id) is None:
-        return  # a redelivered message for a run that got past fetching already
+    if from_dead_letter:
+        history.reopen_dead_fetch(ctx.store, run_id)  # its run was failed when the fetch died
+    started = history.start_fetch(ctx.store, run_id)
+    if started is None:
+        # A redelivered message for a run that got past fetching already; the earlier delivery may
+        # have died between finishing the fetch and completing the run.
+        history.complete_if_done(ctx.store, run_id)
+        return
+    attempt = int(started["fetch_attempts"])
     try:
         downloaded = download(
             ctx.http,
@@ -58,7 +68,7 @@ def run_fetch(ctx: FetcherContext, run_id: str, feed: FeedConfig, *, last_attemp
     if downloaded.not_modified:
         history.finish_fetch(
             ctx.store, run_id, http_status=304, fetched=0, duplicates=0, failures=[], chunks_total=0,
-            failures_cap=ctx.settings.run_failures_cap, not_modified=True,
+            failures_cap=ctx.settings.run_failures_cap, attempt=attempt, not_modified=True,
         )  # fmt: skip
         return
     try:
@@ -68,7 +78,7 @@ def run_fetch(ctx: FetcherContext, run_id: str, feed: FeedConfig, *, last_attemp
         return
     normalized = normalize(parsed.entries, feed)
     failures = list(normalized.failures)
-    sent = _send_chunks(ctx, run_id, feed, normalized.items, downloaded, failures)
+    sent = _send_chunks(ctx, run_id, attempt, feed, normalized.items, failures)
     failed_items.record(ctx.store, run_id, feed.url, failures)
     _save_validators(ctx.store, feed.url, downloaded.validators)
     history.finish_fetch(
@@ -80,6 +90,7 @@ def run_fetch(ctx: FetcherContext, run_id: str, feed: FeedConfig, *, last_attemp
         failures=[failure.summary() for failure in failures],
         chunks_total=sent.chunks,
         failures_cap=ctx.settings.run_failures_cap,
+        attempt=attempt,
         warning=parsed.warning,
     )
 
@@ -93,9 +104,9 @@ class _Sent:
 def _send_chunks(
     ctx: FetcherContext,
     run_id: str,
+    attempt: int,
     feed: FeedConfig,
     items: list[JobItem],
-    downloaded: Downloaded,
     failures: list[ItemFailure],
 ) -> _Sent:
     settings = ctx.settings
@@ -110,7 +121,12 @@ def _send_chunks(
         sent.duplicates += len(batch) - len(fresh)
         if fresh:
             chunk = Chunk(
-                run_id=run_id, seq=sent.chunks, feed_url=feed.url, fetched_at=fetched_at, items=fresh
+                run_id=run_id,
+                attempt=attempt,
+                seq=sent.chunks,
+                feed_url=redact(feed.url),  # stored on each listing
+                fetched_at=fetched_at,
+                items=fresh,
             )
             ctx.broker.enqueue(chunk_message(settings, chunk))
             sent.chunks += 1
@@ -141,13 +157,13 @@ def _handle_fetch_error(ctx: FetcherContext, run_id: str, exc: FetchError, *, la
 
 
 def _load_validators(store: Store, url: str) -> Validators:
-    doc = store.feed_state.find_one({"_id": url}) or {}
+    doc = store.feed_state.find_one({"_id": redact(url)}) or {}
     return Validators(etag=doc.get("etag"), last_modified=doc.get("last_modified"))
 
 
 def _save_validators(store: Store, url: str, validators: Validators) -> None:
     store.feed_state.update_one(
-        {"_id": url},
+        {"_id": redact(url)},
         {
             "$set": {
                 "etag": validators.etag,

@@ -11,12 +11,14 @@ from job_importer.broker import build_broker
 from job_importer.contract import IMPORT_ACTOR
 from job_importer.db import ensure_indexes, get_store
 from job_importer.pending import PendingItems
+from job_importer.redact import install_log_redaction
 from job_importer.settings import get_settings
 from job_importer.workers import PerProcess
 
 from .pipeline import ImporterContext, InvalidChunk, import_chunk_payload
 from .ratelimit import RateLimiter
 
+install_log_redaction()  # Dramatiq logs failed messages with their arguments: a feed's URL
 settings = get_settings()
 broker = build_broker(settings)
 

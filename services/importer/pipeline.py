@@ -53,6 +53,7 @@ def import_chunk_payload(
         outcome.counts,
         [failure.summary() for failure in outcome.failures],
         failures_cap=ctx.settings.run_failures_cap,
+        attempt=chunk.attempt,
         was_dead=len(chunk.items) if from_dead_letter else None,
     )
     ctx.pending.release([str(data.get("id")) for data in chunk.items if isinstance(data, dict)])

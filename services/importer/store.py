@@ -5,7 +5,8 @@ Classification of each item against the stored document:
 * no document                      -> new (upsert inserts it)
 * same content hash                -> unchanged, not rewritten; except when this very run wrote
                                       it (a redelivered chunk): then it keeps the outcome it had
-* different content hash           -> updated
+* different content hash           -> updated; new if this run inserted it in an earlier fetch
+                                      attempt (the feed changed between attempts)
 
 The write filter also requires the stored ``fetched_at`` to be older than ours, so a chunk
 delayed behind a newer run's chunk cannot overwrite newer content: MongoDB then rejects the
@@ -68,10 +69,12 @@ def write_items(
 def _classify(item: JobItem, doc: dict[str, Any] | None, run_id: str) -> str:
     if doc is None:
         return "new"
+    if doc.get("created_run") == run_id:
+        # This run inserted it: on an earlier delivery of this chunk, or in an earlier fetch attempt
+        # (whose content may differ if the feed changed in between). New to this run either way.
+        return "new"
     if doc.get("content_hash") != item.content_hash:
         return "updated"
-    if doc.get("created_run") == run_id:
-        return "new"  # we inserted it on an earlier delivery of this chunk
     if doc.get("updated_run") == run_id:
         return "updated"
     return "unchanged"
