@@ -174,7 +174,9 @@ class Workers:
         process.wait(timeout=10)
 
     def terminate(self, process: subprocess.Popen[bytes], timeout: float = 60) -> int:
-        os.killpg(process.pid, signal.SIGTERM)
+        """A graceful stop, as Kubernetes does it: SIGTERM to the main process only, which passes
+        it on to its worker processes (a second SIGTERM would make them stop at once)."""
+        process.send_signal(signal.SIGTERM)
         return process.wait(timeout=timeout)
 
     def stop_all(self) -> None:
@@ -182,7 +184,7 @@ class Workers:
             for process in processes:
                 if process.poll() is None:
                     try:
-                        os.killpg(process.pid, signal.SIGTERM)
+                        process.send_signal(signal.SIGTERM)
                         process.wait(timeout=30)
                     except (subprocess.TimeoutExpired, ProcessLookupError):
                         os.killpg(process.pid, signal.SIGKILL)
