@@ -38,10 +38,11 @@ def start_import(
     """Create the runs first (so they are visible as queued), then enqueue their fetches."""
     batch_id = history.new_id("batch-")
     run_ids = history.create_runs(store, feeds, trigger, batch_id)
-    for run_id, feed in zip(run_ids, feeds, strict=True):
+    for index, (run_id, feed) in enumerate(zip(run_ids, feeds, strict=True)):
         try:
             broker.enqueue(fetch_message(settings, run_id, feed))
-        except Exception as exc:  # Redis down: the run must not stay "queued" forever
-            history.fail_run(store, run_id, f"could not enqueue the fetch: {exc}")
+        except Exception as exc:  # Redis down: no run may stay "queued" forever, this one nor the next
+            for unsent in run_ids[index:]:
+                history.fail_run(store, unsent, f"could not enqueue the fetch: {exc}")
             raise
     return Started(batch_id=batch_id, run_ids=run_ids)
