@@ -180,15 +180,18 @@ class Workers:
         return process.wait(timeout=timeout)
 
     def stop_all(self) -> None:
-        for processes in self.processes.values():
-            for process in processes:
-                if process.poll() is None:
-                    try:
-                        process.send_signal(signal.SIGTERM)
-                        process.wait(timeout=30)
-                    except (subprocess.TimeoutExpired, ProcessLookupError):
-                        os.killpg(process.pid, signal.SIGKILL)
-                        process.wait(timeout=10)
+        """Stop every worker group gracefully, all at once; kill the ones that do not stop in time."""
+        running = [
+            process for group in self.processes.values() for process in group if process.poll() is None
+        ]
+        for process in running:
+            process.send_signal(signal.SIGTERM)
+        for process in running:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
 
 
 @pytest.fixture
