@@ -1,0 +1,108 @@
+"""Credentials stay in the environment: never in logs, the import history, stored listings or dead letters."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import redis
+
+from job_importer.db import get_store
+from job_importer.deadletters import list_dead
+from job_importer.devstack import start_redis
+from job_importer.feedserver import FeedServer, Reply, Request
+from job_importer.samplefeeds import jobicy_feed, sample_jobs
+from tests.conftest import free_port, wait_for
+
+FEED_SECRET = "feed-pass-7Hq2"
+REDIS_SECRET = "redis-pass-9Xv4"
+
+
+def test_credentials_never_reach_logs_or_history(settings, store, tmp_path: Path) -> None:
+    port = free_port()
+    private_redis = start_redis(port, lambda message: None)
+    redis.Redis(port=port).config_set("requirepass", REDIS_SECRET)
+    redis_url = f"redis://:{REDIS_SECRET}@127.0.0.1:{port}/0"
+    expected_auth = "Basic " + base64.b64encode(f"feeduser:{FEED_SECRET}".encode()).decode()
+    seen_auth: list[str | None] = []
+
+    def private(request: Request) -> Reply:
+        seen_auth.append(request.headers.get("authorization"))
+        if request.headers.get("authorization") != expected_auth:
+            return Reply(status=401, body=b"who are you?", content_type="text/plain")
+        return Reply(body=jobicy_feed(sample_jobs(30, seed=17)))
+
+    log_path = tmp_path / "up.log"
+    with FeedServer({"/private.xml": private}) as server:
+        feeds = {
+            "private": server.url("/private.xml").replace("http://", f"http://feeduser:{FEED_SECRET}@"),
+            "missing": server.url("/missing.xml").replace("http://", f"http://feeduser:{FEED_SECRET}@"),
+            "malformed": f"http://feeduser:{FEED_SECRET}@[::1/feed.xml",  # an invalid URL
+        }
+        feeds_file = tmp_path / "feeds.toml"
+        feeds_file.write_text(
+            "".join(f'[[feeds]]\nurl = "{url}"\nsource = "{name}"\n\n' for name, url in feeds.items())
+        )
+        config = settings.model_copy(
+            update={"redis_url": redis_url, "feeds_file": feeds_file, "schedule_cron": "0 0 1 1 *"}
+        )
+        with open(log_path, "wb") as log:
+            up = subprocess.Popen(
+                [sys.executable, "-m", "job_importer", "up"],
+                env={**os.environ, **config.as_env()},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        try:
+            runs = wait_for(
+                lambda: (
+                    store.runs.count_documents({"status": {"$in": ["completed", "failed"]}}) == len(feeds)
+                    and list(store.runs.find())
+                ),
+                120,
+                what="the scheduled runs of the three feeds",
+            )
+            client = redis.Redis.from_url(redis_url)
+            dead = json.dumps(
+                [
+                    letter.as_dict()
+                    for queue in (config.fetch_queue, config.import_queue)
+                    for letter in list_dead(client, config.queue_namespace, queue)
+                ]
+            )
+        finally:
+            os.killpg(up.pid, signal.SIGINT)
+            code = up.wait(timeout=90)
+            private_redis.terminate()
+            private_redis.wait(timeout=10)
+
+    by_source = {run["source"]: run for run in runs}
+    assert code == 0
+    assert (by_source["private"]["status"], by_source["private"]["new"]) == ("completed", 30)
+    assert expected_auth in seen_auth  # the credentials were used, from the environment
+    assert by_source["missing"]["status"] == "failed" and by_source["missing"]["http_status"] == 404
+    assert (
+        by_source["malformed"]["status"] == "failed" and "unsupported URL" in by_source["malformed"]["error"]
+    )
+    assert by_source["private"]["feed_url"].startswith("http://***@127.0.0.1:")
+
+    logs = log_path.read_text(errors="replace")
+    assert "HTTP Request: GET http://***@127.0.0.1" in logs  # the request was logged, redacted
+    stored = json.dumps(
+        [
+            list(collection.find())
+            for collection in (store.runs, store.failed_items, store.jobs, store.feed_state)
+        ],
+        default=str,
+    )
+    for secret in (FEED_SECRET, REDIS_SECRET):
+        assert secret not in logs, "a credential in the logs"
+        assert secret not in stored, "a credential in MongoDB"
+        assert secret not in dead
+    assert get_store(config).runs.count_documents({}) == len(feeds)
