@@ -38,3 +38,6 @@ if ! command -v redis-server >/dev/null 2>&1; then
     say "redis-server is missing; install Redis 7 (the tests start their own redis-server)"; exit 1
   fi
 fi
+
+# Test data: feedparser's corpus, against which the fast parse path is checked.
+./scripts/feedparser-corpus.sh

@@ -18,7 +18,7 @@ from job_importer.settings import FeedConfig, Settings
 from .chunks import Chunker, ItemTooLarge
 from .download import Downloaded, FetchError, Validators, download
 from .normalize import normalize
-from .parse import FeedParseError, parse_with_feedparser
+from .parse import FeedParseError, parse_feed
 
 
 class RetryLater(Exception):
@@ -62,7 +62,7 @@ def run_fetch(ctx: FetcherContext, run_id: str, feed: FeedConfig, *, last_attemp
         )  # fmt: skip
         return
     try:
-        parsed = parse_with_feedparser(downloaded.body)
+        parsed = parse_feed(downloaded.body, fast=ctx.settings.fast_parse)
     except FeedParseError as exc:
         history.fail_run(ctx.store, run_id, f"unreadable feed: {exc}", downloaded.status)
         return
