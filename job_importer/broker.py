@@ -33,13 +33,13 @@ def build_broker(settings: Settings, extra_middleware: list[Middleware] | None =
         Callbacks(),
         Pipelines(),
         CurrentMessage(),
+        # Before Retries: "after" hooks run in reverse order, so this one sees what Retries gave up on.
+        DeadLetterAccounting(settings),
         Retries(
             max_retries=settings.import_max_retries,
             min_backoff=settings.retry_base_ms,
             max_backoff=settings.retry_max_ms,
         ),
-        # After Retries, so it sees messages that Retries has just given up on.
-        DeadLetterAccounting(settings),
         WorkerControl(settings),
         *(extra_middleware or []),
     ]

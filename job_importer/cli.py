@@ -307,42 +307,38 @@ def dlq_list(
     out.print(table)
 
 
-@dlq_app.command("requeue")
-def dlq_requeue(
-    ids: Annotated[
-        list[str] | None, typer.Argument(help="Message ids; with --all, every dead message")
-    ] = None,
-    queue: QueueOption = None,
-    all_: Annotated[bool, typer.Option("--all")] = False,
-) -> None:
-    """Send dead messages back to their queue with fresh retries."""
-    settings = get_settings()
+IdsArgument = Annotated[list[str] | None, typer.Argument(help="Message ids; or --all")]
+AllOption = Annotated[bool, typer.Option("--all", help="Every dead message")]
+
+
+def _chosen(ids: list[str] | None, all_: bool) -> list[str] | None:
+    """The message ids to act on; None means all of them."""
     if not ids and not all_:
         raise typer.BadParameter("give message ids or --all")
+    return None if all_ else ids
+
+
+@dlq_app.command("requeue")
+def dlq_requeue(ids: IdsArgument = None, queue: QueueOption = None, all_: AllOption = False) -> None:
+    """Send dead messages back to their queue with fresh retries."""
+    settings = get_settings()
+    chosen = _chosen(ids, all_)
     broker = build_broker(settings)
     total = sum(
-        requeue_dead(broker, settings.queue_namespace, name, None if all_ else ids)
-        for name in _queues(settings, queue)
+        requeue_dead(broker, settings.queue_namespace, name, chosen) for name in _queues(settings, queue)
     )
     out.print(f"requeued {total} message(s)")
 
 
 @dlq_app.command("purge")
-def dlq_purge(
-    ids: Annotated[
-        list[str] | None, typer.Argument(help="Message ids; with --all, every dead message")
-    ] = None,
-    queue: QueueOption = None,
-    all_: Annotated[bool, typer.Option("--all")] = False,
-) -> None:
+def dlq_purge(ids: IdsArgument = None, queue: QueueOption = None, all_: AllOption = False) -> None:
     """Delete dead messages for good."""
     settings = get_settings()
-    if not ids and not all_:
-        raise typer.BadParameter("give message ids or --all")
+    chosen = _chosen(ids, all_)
     client = redis.Redis.from_url(settings.redis_url)
     pending = PendingItems(client, settings.queue_namespace, settings.import_queue, settings.dedupe_ttl_s)
     total = sum(
-        purge_dead(client, settings.queue_namespace, name, pending, None if all_ else ids)
+        purge_dead(client, settings.queue_namespace, name, pending, chosen)
         for name in _queues(settings, queue)
     )
     out.print(f"purged {total} message(s)")
@@ -399,3 +395,19 @@ def up() -> None:
         finally:
             stop.set()
             supervisor.stop()
+
+
+def main() -> None:
+    """The console script: connection problems get one clear line, not a traceback."""
+    from pymongo.errors import ConnectionFailure
+
+    try:
+        app()
+    except redis.ConnectionError as exc:
+        err.print(f"[red]Redis does not answer ({exc}).[/red] Start `job-importer up`, or set REDIS_URL.")
+        raise SystemExit(1) from None
+    except ConnectionFailure as exc:
+        err.print(
+            f"[red]MongoDB does not answer ({str(exc)[:200]}).[/red] Start `job-importer up`, or set MONGODB_URL."
+        )
+        raise SystemExit(1) from None

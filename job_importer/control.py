@@ -52,7 +52,7 @@ def presence_key(namespace: str, queue: str, worker: str = "*") -> str:
 
 
 def worker_states(client: redis.Redis, namespace: str, queue: str) -> list[str]:
-    """"running" or "paused" for each worker process seen on ``queue`` in the last few seconds."""
+    """ "running" or "paused" for each worker process seen on ``queue`` in the last few seconds."""
     keys = list(client.scan_iter(match=presence_key(namespace, queue), count=500))
     values = cast(list[bytes | None], client.mget(keys)) if keys else []
     return [value.decode() for value in values if value is not None]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -118,24 +119,26 @@ def count_dead(client: redis.Redis, namespace: str, queue: str) -> int:
     return int(cast(int, client.zcard(_xq(namespace, queue)[0])))
 
 
+def _dead_messages(
+    client: redis.Redis, namespace: str, queue: str, message_ids: list[str] | None
+) -> Iterator[tuple[str, dramatiq.Message[Any]]]:
+    """The given dead messages (all of them when ids is None) that still exist."""
+    xq, msgs = _xq(namespace, queue)
+    if message_ids is None:
+        message_ids = [_decode(m) for m in cast(list[bytes], client.zrange(xq, 0, -1))]
+    for message_id in message_ids:
+        raw = client.hget(msgs, message_id)
+        if raw is not None:
+            yield message_id, _message(raw)
+
+
 def requeue_dead(
     broker: RedisBroker, namespace: str, queue: str, message_ids: list[str] | None = None
 ) -> int:
     """Send dead messages back to their queue with fresh retries; all of them when ids is None."""
-    client = broker.client
-    xq, msgs = _xq(namespace, queue)
-    ids = message_ids if message_ids is not None else [_decode(m) for m in cast(list[bytes], client.zrange(xq, 0, -1))]
     requeued = 0
-    for message_id in ids:
-        raw = client.hget(msgs, message_id)
-        if raw is None:
-            continue
-        message = _message(raw)
-        options = {
-            k: v
-            for k, v in message.options.items()
-            if k not in {"retries", "traceback", "eta", "redis_message_id"}
-        }
+    for message_id, message in _dead_messages(broker.client, namespace, queue, message_ids):
+        options = {k: v for k, v in message.options.items() if k not in _SPENT_OPTIONS}
         options["requeued_from_dlq"] = True
         revived: dramatiq.Message[Any] = dramatiq.Message(
             queue_name=q_name(message.queue_name),
@@ -147,9 +150,13 @@ def requeue_dead(
             message_timestamp=message.message_timestamp,
         )
         broker.enqueue(revived)  # enqueue first: a crash here leaves a duplicate, never a loss
-        _forget(client, namespace, queue, message_id)
+        _forget(broker.client, namespace, queue, message_id)
         requeued += 1
     return requeued
+
+
+#: Options of a dead message that must not follow it back into the queue.
+_SPENT_OPTIONS = frozenset({"retries", "traceback", "eta", "redis_message_id"})
 
 
 def purge_dead(
@@ -160,15 +167,10 @@ def purge_dead(
     message_ids: list[str] | None = None,
 ) -> int:
     """Delete dead messages for good; all of them when ids is None."""
-    xq, msgs = _xq(namespace, queue)
-    ids = message_ids if message_ids is not None else [_decode(m) for m in cast(list[bytes], client.zrange(xq, 0, -1))]
     purged = 0
-    for message_id in ids:
-        raw = client.hget(msgs, message_id)
-        if raw is None:
-            continue
+    for message_id, message in _dead_messages(client, namespace, queue, message_ids):
         if pending is not None:
-            pending.release(_item_ids(_message(raw)))
+            pending.release(_item_ids(message))
         _forget(client, namespace, queue, message_id)
         purged += 1
     return purged

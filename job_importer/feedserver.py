@@ -34,6 +34,13 @@ class Request:
     headers: dict[str, str]
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client hanging up mid-body (size cap, deadline) is expected here, not news
+
+
 class FeedServer:
     """``with FeedServer({"/a.xml": b"..."}) as server: server.url("/a.xml")``."""
 
@@ -43,8 +50,7 @@ class FeedServer:
         self.routes: dict[str, Route] = dict(routes or {})
         self.validators = validators
         self.hits: Counter[str] = Counter()
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
-        self._server.daemon_threads = True
+        self._server = _QuietServer(("127.0.0.1", port), self._handler_class())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name="feed-server")
 
     @property

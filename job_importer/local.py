@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import redis
 
@@ -27,9 +29,9 @@ def workers_alive(settings: Settings) -> bool:
     )
 
 
-def start_system(settings: Settings, say: Say, *, scheduler: bool) -> Supervisor:
+def start_system(settings: Settings, say: Say, *, scheduler: bool, log_dir: Path | None = None) -> Supervisor:
     """Start both services' workers (and the scheduler) as supervised children."""
-    supervisor = Supervisor(child_env(settings), say)
+    supervisor = Supervisor(child_env(settings), say, log_dir)
     supervisor.start("fetcher", worker_argv("fetcher", settings))
     supervisor.start("importer", worker_argv("importer", settings))
     if scheduler:
@@ -51,8 +53,9 @@ def workers_running(settings: Settings, say: Say) -> Iterator[None]:
     if workers_alive(settings):
         yield
         return
-    say("no workers are running; starting a fetcher and an importer for this command")
-    supervisor = start_system(settings, say, scheduler=False)
+    log_dir = Path(tempfile.gettempdir()) / "job-importer-logs"
+    say(f"no workers are running; starting a fetcher and an importer for this command (logs: {log_dir})")
+    supervisor = start_system(settings, say, scheduler=False, log_dir=log_dir)
     stop = threading.Event()
     watcher = threading.Thread(target=supervisor.watch, args=(stop,), daemon=True)
     watcher.start()

@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 RESTART_DELAY_S = 2.0
 
@@ -24,9 +25,10 @@ class Child:
 class Supervisor:
     """Starts named child processes, restarts the ones that exit, and stops them all on request."""
 
-    def __init__(self, env: dict[str, str], say: Callable[[str], None]) -> None:
+    def __init__(self, env: dict[str, str], say: Callable[[str], None], log_dir: Path | None = None) -> None:
         self.env = env
         self.say = say
+        self.log_dir = log_dir  # None: children write to our terminal
         self.children: list[Child] = []
         self._lock = threading.Lock()
 
@@ -37,7 +39,14 @@ class Supervisor:
         return child
 
     def _spawn(self, child: Child) -> None:
-        child.process = subprocess.Popen(child.argv, env=self.env)
+        if self.log_dir is None:
+            child.process = subprocess.Popen(child.argv, env=self.env)
+        else:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            with open(self.log_dir / f"{child.name}.log", "ab") as log:
+                child.process = subprocess.Popen(
+                    child.argv, env=self.env, stdout=log, stderr=subprocess.STDOUT
+                )
         child.last_start = time.monotonic()
 
     def watch(self, stop: threading.Event) -> None:

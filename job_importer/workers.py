@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+import threading
+from collections.abc import Callable
 from typing import Literal
 
 from .settings import Settings
@@ -35,3 +37,21 @@ def worker_argv(service: Service, settings: Settings) -> list[str]:
         "--worker-shutdown-timeout",
         str(settings.worker_shutdown_timeout_ms),
     ]
+
+
+class PerProcess[T]:
+    """A value built on first use in each worker process (after Dramatiq has forked), thread-safe.
+
+    Connections must not be shared across a fork, so actors build their context lazily.
+    """
+
+    def __init__(self, build: Callable[[], T]) -> None:
+        self._build = build
+        self._value: T | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> T:
+        with self._lock:
+            if self._value is None:
+                self._value = self._build()
+            return self._value

@@ -25,8 +25,10 @@ fi
 stamp=.venv/.installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   say "installing the project and its dev tools into .venv"
-  .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e ".[dev,embedded]"
+  mkdir -p .run
+  if ! { .venv/bin/python -m pip install -q --upgrade pip && .venv/bin/python -m pip install -q -e ".[dev,embedded]"; } >.run/setup.log 2>&1; then
+    cat .run/setup.log >&2; exit 1
+  fi
   touch "$stamp"
 fi
 

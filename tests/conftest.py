@@ -41,7 +41,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05, what: str = "condition") -> Any:
+def wait_for(
+    predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05, what: str = "condition"
+) -> Any:
     """Poll ``predicate`` until it returns something truthy; fail the test at the deadline."""
     deadline = time.monotonic() + timeout
     while True:
@@ -137,21 +139,28 @@ class Workers:
     def start(self, service: Service, **overrides: Any) -> subprocess.Popen[bytes]:
         settings = self.settings.model_copy(update=overrides)
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_dir / f"{settings.queue_namespace}-{service}-{len(self.processes.get(service, []))}.log", "wb")  # noqa: SIM115
-        process = subprocess.Popen(
-            worker_argv(service, settings),
-            env={**os.environ, **settings.as_env()},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # so kill() reaches Dramatiq's forked worker processes too
+        log_path = (
+            self.log_dir / f"{settings.queue_namespace}-{service}-{len(self.processes.get(service, []))}.log"
         )
+        with open(log_path, "wb") as log:  # the child keeps its own copy of the descriptor
+            process = subprocess.Popen(
+                worker_argv(service, settings),
+                env={**os.environ, **settings.as_env()},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # so kill() reaches Dramatiq's forked worker processes too
+            )
         self.processes.setdefault(service, []).append(process)
         return process
 
     def wait_ready(self, service: Service, count: int = 1) -> None:
         client = redis.Redis.from_url(self.settings.redis_url)
         queue = worker_queue(service, self.settings)
-        wait_for(lambda: live_workers(client, self.settings.queue_namespace, queue) >= count, 60, what=f"{service} workers")
+        wait_for(
+            lambda: live_workers(client, self.settings.queue_namespace, queue) >= count,
+            60,
+            what=f"{service} workers",
+        )
 
     def start_both(self) -> None:
         self.start("fetcher")
@@ -212,5 +221,3 @@ def assert_adds_up(run: dict[str, Any]) -> None:
     outcomes = run["new"] + run["updated"] + run["unchanged"] + run["duplicates"] + run["failed"]
     assert run["fetched"] == outcomes, run
     assert run["imported"] == run["new"] + run["updated"], run
-
-

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import dramatiq
@@ -13,6 +12,7 @@ from job_importer.contract import FETCH_ACTOR
 from job_importer.db import ensure_indexes, get_store
 from job_importer.pending import PendingItems
 from job_importer.settings import FeedConfig, get_settings
+from job_importer.workers import PerProcess
 
 from .download import make_client
 from .pipeline import FetcherContext, RetryLater, run_fetch
@@ -20,27 +20,22 @@ from .pipeline import FetcherContext, RetryLater, run_fetch
 settings = get_settings()
 broker = build_broker(settings)
 
-_context: FetcherContext | None = None
-_context_lock = threading.Lock()
+
+def _build_context() -> FetcherContext:
+    store = get_store(settings)
+    ensure_indexes(store)
+    return FetcherContext(
+        settings=settings,
+        store=store,
+        broker=broker,
+        pending=PendingItems(
+            broker.client, settings.queue_namespace, settings.import_queue, settings.dedupe_ttl_s
+        ),
+        http=make_client(settings),
+    )
 
 
-def context() -> FetcherContext:
-    """The per-process fetch context, built on first use (after the worker process forked)."""
-    global _context
-    with _context_lock:
-        if _context is None:
-            store = get_store(settings)
-            ensure_indexes(store)
-            _context = FetcherContext(
-                settings=settings,
-                store=store,
-                broker=broker,
-                pending=PendingItems(
-                    broker.client, settings.queue_namespace, settings.import_queue, settings.dedupe_ttl_s
-                ),
-                http=make_client(settings),
-            )
-        return _context
+context = PerProcess(_build_context)
 
 
 @dramatiq.actor(
@@ -55,7 +50,7 @@ def fetch_feed(run_id: str, feed: dict[str, Any]) -> None:
     retries = message.options.get("retries", 0) if message else 0
     try:
         run_fetch(
-            context(),
+            context.get(),
             run_id,
             FeedConfig.model_validate(feed),
             last_attempt=retries >= settings.fetch_max_retries,

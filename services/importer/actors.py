@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import dramatiq
@@ -13,6 +12,7 @@ from job_importer.contract import IMPORT_ACTOR
 from job_importer.db import ensure_indexes, get_store
 from job_importer.pending import PendingItems
 from job_importer.settings import get_settings
+from job_importer.workers import PerProcess
 
 from .pipeline import ImporterContext, InvalidChunk, import_chunk_payload
 from .ratelimit import RateLimiter
@@ -20,30 +20,25 @@ from .ratelimit import RateLimiter
 settings = get_settings()
 broker = build_broker(settings)
 
-_context: ImporterContext | None = None
-_context_lock = threading.Lock()
+
+def _build_context() -> ImporterContext:
+    store = get_store(settings)
+    ensure_indexes(store)
+    namespace = settings.queue_namespace
+    return ImporterContext(
+        settings=settings,
+        store=store,
+        pending=PendingItems(broker.client, namespace, settings.import_queue, settings.dedupe_ttl_s),
+        limiter=RateLimiter(
+            broker.client,
+            f"{namespace}:__ratelimit__:{settings.import_queue}",
+            settings.worker_rate_limit_max,
+            settings.worker_rate_limit_duration_ms,
+        ),
+    )
 
 
-def context() -> ImporterContext:
-    """The per-process import context, built on first use (after the worker process forked)."""
-    global _context
-    with _context_lock:
-        if _context is None:
-            store = get_store(settings)
-            ensure_indexes(store)
-            namespace = settings.queue_namespace
-            _context = ImporterContext(
-                settings=settings,
-                store=store,
-                pending=PendingItems(broker.client, namespace, settings.import_queue, settings.dedupe_ttl_s),
-                limiter=RateLimiter(
-                    broker.client,
-                    f"{namespace}:__ratelimit__:{settings.import_queue}",
-                    settings.worker_rate_limit_max,
-                    settings.worker_rate_limit_duration_ms,
-                ),
-            )
-        return _context
+context = PerProcess(_build_context)
 
 
 @dramatiq.actor(
@@ -56,4 +51,4 @@ def import_chunk(chunk: dict[str, Any]) -> None:
     """Write one chunk of job items (acknowledged only after the write and its accounting)."""
     message = CurrentMessage.get_current_message()
     from_dead_letter = bool(message and message.options.get("requeued_from_dlq"))
-    import_chunk_payload(context(), chunk, from_dead_letter=from_dead_letter)
+    import_chunk_payload(context.get(), chunk, from_dead_letter=from_dead_letter)

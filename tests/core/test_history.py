@@ -66,7 +66,9 @@ def test_a_redelivered_fetch_after_finishing_does_nothing(store) -> None:
 def test_failures_list_is_capped_but_the_count_is_not(store) -> None:
     run_id = new_run(store)
     finish(store, run_id, chunks=1, fetched=30, failures=15)
-    history.record_chunk(store, run_id, 0, {"new": 5, "failed": 10}, [{"guid": "g", "reason": "r"}] * 10, failures_cap=10)
+    history.record_chunk(
+        store, run_id, 0, {"new": 5, "failed": 10}, [{"guid": "g", "reason": "r"}] * 10, failures_cap=10
+    )
     run = history.get_run(store, run_id)
     assert run["failed"] == 25 and len(run["failures"]) == 10
 
@@ -78,3 +80,19 @@ def test_fail_run_sets_reason_and_is_final(store) -> None:
     assert (run["status"], run["error"], run["http_status"]) == ("failed", "HTTP 404 Not Found", 404)
     finish(store, run_id, chunks=0, fetched=0)
     assert history.get_run(store, run_id)["status"] == "failed"
+
+
+def test_cleanup_removes_only_old_finished_runs_and_failed_items(store) -> None:
+    from datetime import timedelta
+
+    from job_importer import failed_items
+
+    old, recent, running = (new_run(store) for _ in range(3))
+    for run_id in (old, recent):
+        finish(store, run_id, chunks=0, fetched=0)
+    failed_items.record(store, old, FEED.url, [failed_items.ItemFailure(key="k", reason="r")])
+    long_ago = history.now() - timedelta(days=40)
+    store.runs.update_many({"_id": {"$in": [old, running]}}, {"$set": {"created_at": long_ago}})
+    store.failed_items.update_many({}, {"$set": {"created_at": long_ago}})
+    assert history.cleanup(store, timedelta(days=30)) == {"runs": 1, "failed_items": 1}
+    assert {run["_id"] for run in store.runs.find()} == {recent, running}

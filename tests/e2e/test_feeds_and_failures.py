@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 from job_importer.control import pause, resume, worker_states
@@ -53,14 +54,23 @@ def test_one_broken_feed_never_stops_the_others(settings, store, broker, workers
         "/bomb.xml": (FIXTURES / "billion_laughs.xml").read_bytes(),
         "/truncated.xml": truncated,
         "/flaky500.xml": flaky(500, 1, jobicy_feed(sample_jobs(5, start=300, seed=3))),
-        "/ratelimited.xml": flaky(429, 1, jobicy_feed(sample_jobs(5, start=400, seed=4)), {"Retry-After": "1"}),
+        "/ratelimited.xml": flaky(
+            429, 1, jobicy_feed(sample_jobs(5, start=400, seed=4)), {"Retry-After": "1"}
+        ),
         "/down.xml": flaky(503, 99, b""),
         "/toolong.xml": flaky(429, 99, b"", {"Retry-After": "999999"}),
+        "/endless.xml": lambda request: Reply(body=itertools.repeat(b"<item>" * 10_000)),
     }
     with FeedServer(routes) as server:  # type: ignore[arg-type]
-        feeds = [FeedConfig(url=server.url(path), source=path.strip("/")) for path in [*routes, "/missing.xml"]]
+        feeds = [
+            FeedConfig(url=server.url(path), source=path.strip("/")) for path in [*routes, "/missing.xml"]
+        ]
+        workers.settings = settings.model_copy(update={"fetch_max_bytes": 2_000_000})
         workers.start_both()
-        runs = {run["feed_url"].rsplit("/", 1)[1]: run for run in run_import(settings, store, broker, feeds, timeout=120)}
+        runs = {
+            run["feed_url"].rsplit("/", 1)[1]: run
+            for run in run_import(settings, store, broker, feeds, timeout=120)
+        }
 
     assert runs["good.xml"]["status"] == "completed" and runs["good.xml"]["new"] == 40
     assert runs["html.xml"]["status"] == "failed" and "HTML page" in runs["html.xml"]["error"]
@@ -75,6 +85,10 @@ def test_one_broken_feed_never_stops_the_others(settings, store, broker, workers
     assert runs["down.xml"]["status"] == "failed" and "503" in runs["down.xml"]["error"]
     assert runs["down.xml"]["fetch_attempts"] == settings.fetch_max_retries + 1
     assert runs["toolong.xml"]["status"] == "failed" and "retry after" in runs["toolong.xml"]["error"]
+    assert (
+        runs["endless.xml"]["status"] == "failed"
+        and "exceeds the limit of 2,000,000 bytes" in runs["endless.xml"]["error"]
+    )
     for run in runs.values():
         assert_adds_up(run)
 
@@ -89,8 +103,12 @@ def test_an_item_already_waiting_in_the_queue_is_not_enqueued_twice(
         workers.wait_ready("fetcher")
         # No importer yet: the first feed's items stay waiting in the import queue.
         started = start_import(settings, store, broker, feeds, "cli")
+        # The feed that claimed the items waits for the importer; the other one is all duplicates.
         wait_for(
-            lambda: all(store.runs.find_one({"_id": r})["status"] == "importing" for r in started.run_ids),
+            lambda: (
+                sorted(store.runs.find_one({"_id": r})["status"] for r in started.run_ids)
+                == ["completed", "importing"]
+            ),
             what="both fetches to finish",
         )
         workers.start("importer")
@@ -101,12 +119,16 @@ def test_an_item_already_waiting_in_the_queue_is_not_enqueued_twice(
         assert_adds_up(run)
 
 
-def test_pause_holds_messages_and_resume_processes_them(settings, store, broker, redis_client, workers: Workers) -> None:
+def test_pause_holds_messages_and_resume_processes_them(
+    settings, store, broker, redis_client, workers: Workers
+) -> None:
     with FeedServer({"/f.xml": jobicy_feed(sample_jobs(120, seed=4))}) as server:
         feed = FeedConfig(url=server.url("/f.xml"), source="paused")
         workers.start_both()
         pause(redis_client, settings.queue_namespace, [settings.import_queue])
-        wait_for(lambda: worker_states(redis_client, settings.queue_namespace, settings.import_queue) == ["paused"])
+        wait_for(
+            lambda: worker_states(redis_client, settings.queue_namespace, settings.import_queue) == ["paused"]
+        )
         started = start_import(settings, store, broker, [feed], "cli")
         wait_for(lambda: store.runs.find_one({"_id": started.run_ids[0]})["status"] == "importing")
         [stats] = [s for s in queue_stats(redis_client, settings) if s.queue == settings.import_queue]

@@ -21,7 +21,13 @@ def test_first_run_imports_everything_then_rerun_is_unchanged_then_edits_are_upd
 
     [first] = run_import(settings, store, broker, [feed])
     assert first["status"] == "completed"
-    assert (first["fetched"], first["new"], first["updated"], first["unchanged"], first["failed"]) == (250, 249, 0, 0, 1)
+    assert (first["fetched"], first["new"], first["updated"], first["unchanged"], first["failed"]) == (
+        250,
+        249,
+        0,
+        0,
+        1,
+    )
     assert "no guid, link or id" in first["failures"][0]["reason"]
     assert_adds_up(first)
     assert store.jobs.count_documents({"source": "acme"}) == 249
@@ -37,6 +43,8 @@ def test_first_run_imports_everything_then_rerun_is_unchanged_then_edits_are_upd
     [third] = run_import(settings, store, broker, [feed])
     assert (third["new"], third["updated"], third["unchanged"]) == (0, 3, 246)
     assert_adds_up(third)
-    doc = store.jobs.find_one({"_id": f"acme#https://jobicy.example/?post_type=job_listing&p={jobs[50].number}"})
+    doc = store.jobs.find_one(
+        {"_id": f"acme#https://jobicy.example/?post_type=job_listing&p={jobs[50].number}"}
+    )
     assert doc is not None and doc["title"].endswith("(updated)")
     assert store.jobs.count_documents({}) == 249

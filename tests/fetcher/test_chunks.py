@@ -12,7 +12,9 @@ from services.fetcher.chunks import ENVELOPE_BYTES, Chunker, ItemTooLarge
 
 def item(number: int, description: str = "d") -> JobItem:
     fields = {"title": f"T{number}", "description": description}
-    return JobItem(id=f"s#{number}", source="s", guid=str(number), content_hash=content_hash(fields), **fields)
+    return JobItem(
+        id=f"s#{number}", source="s", guid=str(number), content_hash=content_hash(fields), **fields
+    )
 
 
 def chunk_all(chunker: Chunker, items: list[JobItem]) -> list[list[dict[str, object]]]:
@@ -28,7 +30,9 @@ def test_chunks_hold_at_most_the_batch_size() -> None:
 
 def test_chunks_stay_under_the_byte_cap() -> None:
     limit = 40_000
-    chunks = chunk_all(Chunker(max_items=1000, max_bytes=limit, flush_ms=0), [item(n, "x" * 5000) for n in range(30)])
+    chunks = chunk_all(
+        Chunker(max_items=1000, max_bytes=limit, flush_ms=0), [item(n, "x" * 5000) for n in range(30)]
+    )
     assert len(chunks) > 1
     for chunk in chunks:
         assert len(json.dumps(chunk).encode()) <= limit - ENVELOPE_BYTES

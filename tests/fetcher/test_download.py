@@ -22,8 +22,17 @@ def client() -> Iterator[object]:
         yield http
 
 
-def get(client: object, url: str, *, max_bytes: int = 1_000_000, total: float = 5.0, validators: Validators | None = None):
-    return download(client, url, validators=validators or Validators(), max_bytes=max_bytes, total_timeout_s=total)  # type: ignore[arg-type]
+def get(
+    client: object,
+    url: str,
+    *,
+    max_bytes: int = 1_000_000,
+    total: float = 5.0,
+    validators: Validators | None = None,
+):
+    return download(
+        client, url, validators=validators or Validators(), max_bytes=max_bytes, total_timeout_s=total
+    )  # type: ignore[arg-type]
 
 
 def test_etag_round_trip_gives_not_modified(client) -> None:
@@ -35,9 +44,9 @@ def test_etag_round_trip_gives_not_modified(client) -> None:
 
 
 def test_429_is_transient_and_carries_retry_after(client) -> None:
-    with FeedServer({"/f.xml": lambda r: Reply(status=429, headers={"Retry-After": "7"})}) as server:
-        with pytest.raises(FetchError) as caught:
-            get(client, server.url("/f.xml"))
+    route = lambda r: Reply(status=429, headers={"Retry-After": "7"})  # noqa: E731
+    with FeedServer({"/f.xml": route}) as server, pytest.raises(FetchError) as caught:
+        get(client, server.url("/f.xml"))
     assert caught.value.transient and caught.value.http_status == 429 and caught.value.retry_after_s == 7
 
 
@@ -48,7 +57,10 @@ def test_404_is_permanent(client) -> None:
 
 
 def test_500_is_transient(client) -> None:
-    with FeedServer({"/f.xml": lambda r: Reply(status=500, body=b"boom")}) as server, pytest.raises(FetchError) as caught:
+    with (
+        FeedServer({"/f.xml": lambda r: Reply(status=500, body=b"boom")}) as server,
+        pytest.raises(FetchError) as caught,
+    ):
         get(client, server.url("/f.xml"))
     assert caught.value.transient and caught.value.kind == "http"
 

@@ -56,7 +56,9 @@ def test_control_characters_and_surrogates_are_removed() -> None:
 def test_extra_keys_cannot_inject_mongodb_operators_or_paths() -> None:
     assert safe_key("$where") == "_where"
     assert safe_key("a.b.c") == "a_b_c"
-    item = normalize_entry(entry(extra={"$set": "x", "salary.max": "9", "ok_key": "v", "empty": " "}), FEED, 0)
+    item = normalize_entry(
+        entry(extra={"$set": "x", "salary.max": "9", "ok_key": "v", "empty": " "}), FEED, 0
+    )
     assert isinstance(item, JobItem)
     assert item.extra == {"_set": "x", "salary_max": "9", "ok_key": "v"}
 
@@ -75,7 +77,12 @@ def test_duplicate_ids_in_one_feed_keep_the_first() -> None:
 
 
 def test_content_hash_changes_with_content_only() -> None:
-    base = {"title": "T", "description": "D", "published_at": datetime(2026, 1, 1, tzinfo=UTC), "extra": {"a": "1"}}
+    base = {
+        "title": "T",
+        "description": "D",
+        "published_at": datetime(2026, 1, 1, tzinfo=UTC),
+        "extra": {"a": "1"},
+    }
     assert content_hash(base) == content_hash(dict(base))
     assert content_hash(base) != content_hash({**base, "title": "T2"})
     assert content_hash(base) != content_hash({**base, "extra": {"a": "2"}})

@@ -58,7 +58,9 @@ def test_empty_body_is_a_clear_error() -> None:
 
 
 def test_empty_feed_has_no_entries() -> None:
-    parsed = parse_with_feedparser(b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>')
+    parsed = parse_with_feedparser(
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
+    )
     assert parsed.entries == []
     assert parsed.format == "rss20"
 

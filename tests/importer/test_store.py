@@ -11,14 +11,18 @@ from services.importer.store import write_items
 
 def item(number: int, title: str = "Engineer") -> JobItem:
     fields = {"title": f"{title} {number}", "company": "Acme"}
-    return JobItem(id=f"src#{number}", source="src", guid=str(number), content_hash=content_hash(fields), **fields)
+    return JobItem(
+        id=f"src#{number}", source="src", guid=str(number), content_hash=content_hash(fields), **fields
+    )
 
 
 def test_new_then_unchanged_then_updated(store) -> None:
     fetched = now()
     first = write_items(store, "run-1", "http://f", fetched, [item(n) for n in range(5)])
     assert first.counts == {"new": 5}
-    second = write_items(store, "run-2", "http://f", fetched + timedelta(seconds=1), [item(n) for n in range(5)])
+    second = write_items(
+        store, "run-2", "http://f", fetched + timedelta(seconds=1), [item(n) for n in range(5)]
+    )
     assert second.counts == {"unchanged": 5}
     changed = [item(0, "Lead"), item(1), item(2, "Lead"), item(3), item(4), item(5)]
     third = write_items(store, "run-3", "http://f", fetched + timedelta(seconds=2), changed)

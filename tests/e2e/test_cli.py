@@ -1,0 +1,76 @@
+"""The `job-importer` command as a user runs it, against the test's Redis and MongoDB."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from job_importer.feedserver import FeedServer
+from job_importer.samplefeeds import jobicy_feed, sample_jobs
+from job_importer.settings import Settings
+from tests.conftest import Workers
+
+
+def cli(settings: Settings, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "job_importer", *args],
+        env={**os.environ, **settings.as_env(), "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_import_wait_json_against_running_workers(settings, store, broker, workers: Workers) -> None:
+    workers.start_both()
+    with FeedServer({"/jobs.xml": jobicy_feed(sample_jobs(42, seed=8))}) as server:
+        result = cli(settings, "import", "--feed", server.url("/jobs.xml"), "--wait", "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    [run] = summary["runs"]
+    assert run["feed"] == server.url("/jobs.xml")
+    assert {k: run[k] for k in ("status", "fetched", "new", "updated", "unchanged", "duplicates", "failed")} == {
+        "status": "completed", "fetched": 42, "new": 42, "updated": 0, "unchanged": 0, "duplicates": 0, "failed": 0,
+    }  # fmt: skip
+    assert summary["totals"]["new"] == 42
+
+    runs = json.loads(cli(settings, "runs", "--json").stdout)
+    assert [r["_id"] for r in runs] == [run["run_id"]]
+    queues = {q["queue"]: q for q in json.loads(cli(settings, "queues", "--json").stdout)}
+    assert queues[settings.import_queue]["ready"] == 0 and queues[settings.import_queue]["dead"] == 0
+
+
+def test_demo_imports_the_bundled_feeds_then_finds_them_unchanged(settings, store, broker) -> None:
+    first = cli(settings, "demo", "--json")
+    assert first.returncode == 0, first.stderr
+    totals = json.loads(first.stdout)["totals"]
+    assert totals == {"fetched": 500, "new": 496, "updated": 0, "unchanged": 0, "duplicates": 0, "failed": 4}
+    assert "starting a fetcher and an importer" in first.stderr
+    second = json.loads(cli(settings, "demo", "--json").stdout)["totals"]
+    assert second == {"fetched": 500, "new": 0, "updated": 0, "unchanged": 496, "duplicates": 0, "failed": 4}
+    failed = json.loads(cli(settings, "failed", "--json").stdout)
+    reasons = {row["reason"] for row in failed}
+    assert "entry has no guid, link or id to identify it" in reasons
+    assert "entry has no title" in reasons
+
+
+def test_bad_input_gets_a_clear_error(settings) -> None:
+    result = cli(settings, "import", "--feed", "ftp://example.org/feed", "--wait")
+    assert result.returncode == 2 and "not an http(s) URL" in result.stderr
+    result = cli(settings, "pause", "--queue", "nope")
+    assert result.returncode == 2 and "unknown queue" in result.stderr
+
+
+def test_pause_resume_and_dead_letter_commands(settings, redis_client) -> None:
+    assert "paused: " in cli(settings, "pause").stdout
+    assert {q["queue"]: q["paused"] for q in json.loads(cli(settings, "queues", "--json").stdout)} == {
+        settings.fetch_queue: True, settings.import_queue: True,
+    }  # fmt: skip
+    assert "resumed" in cli(settings, "resume", "--queue", settings.fetch_queue).stdout
+    assert {q["queue"]: q["paused"] for q in json.loads(cli(settings, "queues", "--json").stdout)} == {
+        settings.fetch_queue: False, settings.import_queue: True,
+    }  # fmt: skip
+    assert json.loads(cli(settings, "dlq", "list", "--json").stdout) == []
+    assert "requeued 0" in cli(settings, "dlq", "requeue", "--all").stdout
