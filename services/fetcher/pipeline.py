@@ -9,7 +9,7 @@ from dramatiq.brokers.redis import RedisBroker
 
 from job_importer import failed_items, history
 from job_importer.broker import chunk_message
-from job_importer.contract import Chunk, JobItem
+from job_importer.contract import JobItem
 from job_importer.db import Store
 from job_importer.failed_items import ItemFailure
 from job_importer.pending import PendingItems
@@ -102,17 +102,21 @@ def _send_chunks(
     chunker = Chunker(settings.worker_batch_size, settings.chunk_max_bytes, settings.worker_flush_ms)
     fetched_at = history.now()
     sent = _Sent()
-    by_id = {item.id: item for item in items}
 
-    def send(batch: list[dict[str, object]]) -> None:
-        waiting = ctx.pending.claim([by_id[str(data["id"])] for data in batch], run_id)
-        fresh = [data for data, duplicate in zip(batch, waiting, strict=True) if not duplicate]
+    def send(batch: list[tuple[JobItem, bytes]]) -> None:
+        waiting = ctx.pending.claim([item for item, _ in batch], run_id)
+        fresh = [data for (_, data), duplicate in zip(batch, waiting, strict=True) if not duplicate]
         sent.duplicates += len(batch) - len(fresh)
         if fresh:
-            chunk = Chunk(
-                run_id=run_id, seq=sent.chunks, feed_url=feed.url, fetched_at=fetched_at, items=fresh
+            message = chunk_message(
+                settings,
+                run_id=run_id,
+                seq=sent.chunks,
+                feed_url=feed.url,
+                fetched_at=fetched_at,
+                items=fresh,
             )
-            ctx.broker.enqueue(chunk_message(settings, chunk))
+            ctx.broker.enqueue(message)
             sent.chunks += 1
 
     for position, item in enumerate(items):
