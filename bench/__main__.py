@@ -54,7 +54,7 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, help=f"where to write the JSON (default {RESULTS}/<time>.json)")
     args = parser.parse_args(argv)
     if args.quick:
-        args.items, args.feeds, args.description_bytes = 120, 2, 600
+        args.items, args.feeds, args.description_bytes = 60, 2, 300
         args.runs, args.parse_runs, args.importers = 2, 2, "1,2"
     return args
 

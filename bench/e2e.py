@@ -265,7 +265,8 @@ class Bench:
         seconds = time.perf_counter() - started
         cpu_after = {name: cpu_seconds(group) for name, group in groups.items()}
 
-        time.sleep(3 * FLUSH_S)  # acks and releases after the last write; the probes' next flush
+        time.sleep(FLUSH_S)  # acks and releases after the last write
+        self._wait_for_probes(pids, time.time())
         redis_after, calls_after = redis_counters(self.redis)
         store_after, redis_calls_after = probe_counts(self.stack.probe_dir, pids)
         outcomes = {name: sum(int(run.get(name, 0)) for run in runs) for name in OUTCOMES}
@@ -285,6 +286,17 @@ class Bench:
             store_commands=store_after - store_before,
             outcomes=outcomes,
         )
+
+    def _wait_for_probes(self, pids: set[int], since: float) -> None:
+        """Until every worker process has written its counts after ``since``."""
+        deadline = time.monotonic() + 10 * FLUSH_S
+        while time.monotonic() < deadline:
+            fresh = {
+                int(path.stem) for path in self.stack.probe_dir.glob("*.json") if path.stat().st_mtime > since
+            }
+            if {pid for pid in pids if (self.stack.probe_dir / f"{pid}.json").exists()} <= fresh:
+                return
+            time.sleep(FLUSH_S / 5)
 
     def _wait(self, run_ids: list[str], timeout_s: float) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout_s
@@ -326,7 +338,7 @@ def measure(
         )
         for count in importer_counts:
             with Bench(bench_stack, count, threads, batch_size) as bench:
-                warmup = bench_feeds.jobs(200, description_bytes, start=10_000_000, seed=99)
+                warmup = bench_feeds.jobs(min(items, 200), description_bytes, start=10_000_000, seed=99)
                 bench.run([bench.serve("warmup", bench_feeds.feed(warmup))])
                 samples: dict[str, list[Run]] = {"first import": [], "re-import, 10% changed": []}
                 for repetition in range(runs):

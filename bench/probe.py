@@ -3,7 +3,7 @@
 Counts what this process asks of the store and of Redis: MongoDB commands (each one a round
 trip) with a pymongo command listener; Redis commands and round trips (a pipeline is one round
 trip) by wrapping redis-py's entry points. Writes them with the process's peak RSS to
-``$BENCH_PROBE_DIR/<pid>.json`` several times a second. Files, not Redis, so that the probe
+``$BENCH_PROBE_DIR/<pid>.json`` four times a second. Files, not Redis, so that the probe
 adds no Redis commands of its own. Redis's server-side count also includes the commands its
 Lua scripts call, which the benchmark reports separately.
 """
@@ -21,7 +21,7 @@ from typing import Any
 import redis.client
 from pymongo import monitoring
 
-FLUSH_S = 0.2
+FLUSH_S = 0.25
 
 
 class CommandCounter(monitoring.CommandListener):
@@ -77,7 +77,7 @@ def _flush_forever(counter: CommandCounter, directory: Path) -> None:
             "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
         }
         scratch.write_text(json.dumps(report))
-        scratch.replace(target)
+        scratch.replace(target)  # the benchmark waits for a write after each run
         threading.Event().wait(FLUSH_S)
 
 

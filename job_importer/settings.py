@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     worker_flush_ms: int = Field(1000, ge=0)  # longest a partial chunk waits before it is sent
     worker_rate_limit_max: int = Field(100, ge=0)  # chunk writes per window, all importers; 0 = off
     worker_rate_limit_duration_ms: int = Field(1000, ge=1)
-    chunk_max_bytes: int = Field(256 * 1024, ge=16 * 1024, le=900 * 1024)
+    chunk_max_bytes: int = Field(512 * 1024, ge=16 * 1024, le=900 * 1024)  # room for 100 items of ~4 KB
 
     # Retries of a failed message: attempts after the first, backoff base (1 s, 2 s, 4 s, ...).
     import_max_retries: int = Field(3, ge=0)
