@@ -11,6 +11,11 @@ def _spread(value: dict[str, Any], fmt: str) -> str:
     return f"{value['median']:{fmt}} ({value['min']:{fmt}}-{value['max']:{fmt}})"
 
 
+def _head(title: str, columns: list[str]) -> list[str]:
+    """A section title and a Markdown table header (the first column left-aligned)."""
+    return [title, "", "| " + " | ".join(columns) + " |", "|---|" + "---:|" * (len(columns) - 1)]
+
+
 def table(report: dict[str, Any]) -> str:
     lines = [
         f"# job-importer benchmark — {report['machine']['summary']}",
@@ -19,24 +24,29 @@ def table(report: dict[str, Any]) -> str:
     ]
     parse = report.get("parse")
     if parse:
-        lines += [
+        lines += _head(
             f"## Parse stage: one feed, {parse['items']:,} items, {parse['feed_bytes'] / MIB:.1f} MiB; items per CPU-second (one core), median (min-max) of {report['config']['parse_runs']} runs",
-            "",
-            "| parser | items/s per core |",
-            "|---|---:|",
-        ]
+            ["parser", "items/s per core"],
+        )
         for name, result in parse["parsers"].items():
             lines.append(f"| {name} | {_spread(result['items_per_cpu_s'], ',.0f')} |")
         lines.append("")
     e2e = report.get("e2e")
     if e2e:
         config = report["config"]
-        lines += [
+        lines += _head(
             f"## End to end: {config['feeds']} feeds x {config['items']:,} items, store: {e2e['store']}; median (min-max) of {config['runs']} runs",
-            "",
-            "| importers | scenario | items/s | our CPU-s / 1k items (fetcher + importer) | store CPU-s / 1k | Redis CPU-s / 1k | Redis cmds / item (server-side) | store round trips / item |",
-            "|---:|---|---:|---:|---:|---:|---:|---:|",
-        ]
+            [
+                "importers",
+                "scenario",
+                "items/s",
+                "our CPU-s / 1k items (fetcher + importer)",
+                "store CPU-s / 1k",
+                "Redis CPU-s / 1k",
+                "Redis cmds / item (server-side)",
+                "store round trips / item",
+            ],
+        )
         for count, result in e2e["importers"].items():
             for name, s in result["scenarios"].items():
                 lines.append(
@@ -45,7 +55,11 @@ def table(report: dict[str, Any]) -> str:
                     f"| {_spread(s['store_cpu_s_per_1000_items'], '.2f')} | {_spread(s['redis_cpu_s_per_1000_items'], '.3f')} "
                     f"| {_spread(s['redis_commands_per_item'], '.3f')} ({s['redis_server_commands_per_item']['median']:.3f}) | {_spread(s['store_round_trips_per_item'], '.4f')} |"
                 )
-        lines += ["", "Peak RSS (MiB) per process:", ""]
+        lines += [
+            "",
+            "Peak RSS (MiB) per process (each worker group: the dramatiq master, then its worker processes):",
+            "",
+        ]
         for count, result in e2e["importers"].items():
             memory = ", ".join(
                 f"{name} " + "/".join(f"{size / MIB:.0f}" for size in sizes)

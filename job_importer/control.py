@@ -13,6 +13,7 @@ import os
 import socket
 import threading
 from collections.abc import Iterable
+from contextlib import suppress
 from typing import Any, cast
 
 import redis
@@ -103,4 +104,6 @@ class WorkerControl(Middleware):
             except redis.RedisError:
                 pass
             if self._stop.wait(POLL_SECONDS):
+                with suppress(redis.RedisError):  # gone at once: a command started next must not count us
+                    broker.client.delete(*(presence_key(self.namespace, queue, me) for queue in consumed))
                 return

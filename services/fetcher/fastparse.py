@@ -349,20 +349,19 @@ class _EntryReader:
         self.title(element, depth, keep_depth=True)  # _end_media_title restores title_depth
 
     def description(self, element: etree._Element, depth: int) -> None:
-        """_start_description: a second description (no content yet) counts as content."""
-        if "summary" in self.data and not self.has_content:
-            self.content(element, depth, "text/plain")
-            return
-        self.text_type(element, "text/html")
-        self.store("summary", self.finish(self.leaf_text(element), "description"), depth)
+        self.summary_or_content(element, depth, "description", "text/html")
 
     def summary(self, element: etree._Element, depth: int) -> None:
-        """_start_summary: as description, with plain text as the default type."""
+        self.summary_or_content(element, depth, "summary", "text/plain")
+
+    def summary_or_content(self, element: etree._Element, depth: int, name: str, default: str) -> None:
+        """_start_description/_start_summary: with a summary there already (and no content yet),
+        the element counts as content."""
         if "summary" in self.data and not self.has_content:
             self.content(element, depth, "text/plain")
             return
-        self.text_type(element, "text/plain")
-        self.store("summary", self.finish(self.leaf_text(element), "summary"), depth)
+        self.text_type(element, default)
+        self.store("summary", self.finish(self.leaf_text(element), name), depth)
 
     def content(self, element: etree._Element, depth: int, default: str = "text/plain") -> None:
         """_start_content/_end_content: appended to the contents, and the summary if none yet."""
