@@ -17,6 +17,7 @@ from dramatiq.middleware import (
     TimeLimit,
 )
 
+from . import metrics
 from .contract import IMPORT_ACTOR, Chunk
 from .settings import Settings
 
@@ -64,3 +65,17 @@ def chunk_message(settings: Settings, chunk: Chunk) -> dramatiq.Message[Any]:
         kwargs={},
         options={"max_retries": settings.import_max_retries},
     )
+
+
+def worker_broker(settings: Settings) -> RedisBroker:
+    """The broker of a worker process: ours plus, when metrics are on, Dramatiq's Prometheus exporter.
+
+    It serves /metrics on ``dramatiq_prom_port`` from the multiprocess files in ``dramatiq_prom_db``;
+    both are set per service by ``workers.worker_env`` before the process starts.
+    """
+    metrics.configure_feeds(settings.feed_configs())  # their URLs become `feed` label values
+    if not settings.metrics_enabled:
+        return build_broker(settings)
+    from dramatiq.middleware.prometheus import Prometheus  # reads its environment on import
+
+    return build_broker(settings, [Prometheus()])

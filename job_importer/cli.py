@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import threading
 import time
 from datetime import timedelta
@@ -11,6 +12,7 @@ from typing import Annotated, Any
 
 import redis
 import typer
+from pydantic import SecretStr
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -25,7 +27,7 @@ from .devstack import local_stack
 from .pending import PendingItems
 from .queues import queue_names, queue_stats
 from .settings import FeedConfig, Settings, get_settings
-from .workers import Service, worker_argv
+from .workers import Service, worker_argv, worker_env
 
 app = typer.Typer(no_args_is_help=True, help="Import job listings from RSS/Atom feeds into MongoDB.")
 dlq_app = typer.Typer(no_args_is_help=True, help="The dead-letter queues: messages whose retries ran out.")
@@ -35,6 +37,14 @@ out = Console()
 err = Console(stderr=True)
 
 POLL_S = 0.25
+
+
+def ui_url(settings: Settings) -> str:
+    """The admin UI's address; the token rides in the fragment, which browsers never send."""
+    host = "127.0.0.1" if settings.api_host in ("0.0.0.0", "::", "") else settings.api_host
+    host = f"[{host}]" if ":" in host else host
+    token = settings.api_token.get_secret_value() if settings.api_token else ""
+    return f"http://{host}:{settings.api_port}/ui/" + (f"#token={token}" if token else "")
 
 
 def say(message: str) -> None:
@@ -360,8 +370,9 @@ def worker(service: Annotated[str, typer.Argument(help="fetcher or importer")]) 
     if service not in ("fetcher", "importer"):
         raise typer.BadParameter("fetcher or importer", param_hint="SERVICE")
     chosen: Service = "fetcher" if service == "fetcher" else "importer"
-    argv = worker_argv(chosen, get_settings())
-    os.execv(argv[0], argv)
+    settings = get_settings()
+    argv = worker_argv(chosen, settings)
+    os.execve(argv[0], argv, {**os.environ, **worker_env(chosen, settings)})
 
 
 @app.command()
@@ -378,17 +389,40 @@ def schedule(once: Annotated[bool, typer.Option(help="Enqueue the current slot, 
 
 
 @app.command()
+def api(
+    host: Annotated[str | None, typer.Option(help="Default: API_HOST")] = None,
+    port: Annotated[int | None, typer.Option(help="Default: API_PORT")] = None,
+) -> None:
+    """Serve the HTTP API, the admin UI (/ui/) and /metrics."""
+    import uvicorn
+
+    from services.fetcher.api.app import create_app
+
+    settings = get_settings()
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.api_host,
+        port=port or settings.api_port,
+        log_level="warning",
+        timeout_graceful_shutdown=5,  # open event streams would otherwise hold shutdown
+    )
+
+
+@app.command()
 def up() -> None:
-    """Run everything on this machine (stack, scheduler, both services) until Ctrl-C."""
+    """Run everything on this machine (stack, scheduler, both services, API and UI) until Ctrl-C."""
     from .local import start_system, wait_for_workers
 
     settings = get_settings()
+    if settings.api_token is None:  # a token for this session, so the UI can start imports
+        settings = settings.model_copy(update={"api_token": SecretStr(secrets.token_urlsafe(18))})
     with local_stack(settings, say) as live:
-        supervisor = start_system(live, say, scheduler=True)
+        supervisor = start_system(live, say, scheduler=True, api=True)
         stop = threading.Event()
         try:
             wait_for_workers(live)
             say(f"running: Redis {live.redis_url}, MongoDB {live.mongodb_url}; Ctrl-C stops everything")
+            out.print(f"Admin UI: {ui_url(live)}")
             supervisor.watch(stop)
         except KeyboardInterrupt:
             say("stopping (in-flight messages finish first)")

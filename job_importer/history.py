@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from pymongo import DESCENDING, ReturnDocument
 
+from . import metrics
 from .db import Store
 from .settings import FeedConfig
 
@@ -127,10 +128,10 @@ def fail_run(store: Store, run_id: str, reason: str, http_status: int | None = N
         {"_id": run_id, "status": {"$in": ["queued", "fetching"]}},
         {"$set": {"status": "failed", "error": reason, "http_status": http_status, "finished_at": finished}},
         return_document=ReturnDocument.AFTER,
-        projection={"started_at": 1, "created_at": 1},
+        projection={"started_at": 1, "created_at": 1, "feed_url": 1},
     )
     if doc:
-        _set_duration(store, doc, finished)
+        metrics.run_finished(doc.get("feed_url"), "failed", _set_duration(store, doc, finished))
 
 
 def record_chunk(
@@ -194,7 +195,9 @@ def record_dead_chunk(
     return True
 
 
-_COMPLETION_FIELDS = {"status": 1, "chunks_total": 1, "chunks_accounted": 1, "started_at": 1, "created_at": 1}
+_COMPLETION_FIELDS = {
+    "status": 1, "chunks_total": 1, "chunks_accounted": 1, "started_at": 1, "created_at": 1, "feed_url": 1,
+}  # fmt: skip
 
 
 def complete_if_done(store: Store, run_id: str) -> None:
@@ -213,14 +216,17 @@ def _complete(store: Store, doc: Mapping[str, Any]) -> None:
         {"$set": {"status": "completed", "finished_at": finished}},
     )
     if result.modified_count:
-        _set_duration(store, doc, finished)
+        metrics.run_finished(doc.get("feed_url"), "completed", _set_duration(store, doc, finished))
 
 
-def _set_duration(store: Store, doc: Mapping[str, Any], finished: datetime) -> None:
+def _set_duration(store: Store, doc: Mapping[str, Any], finished: datetime) -> float | None:
+    """Store the run's duration; returns it in seconds."""
     started = doc.get("started_at") or doc.get("created_at")
-    if started is not None:
-        duration = int((finished - started).total_seconds() * 1000)
-        store.runs.update_one({"_id": doc["_id"]}, {"$set": {"duration_ms": duration}})
+    if started is None:
+        return None
+    duration = int((finished - started).total_seconds() * 1000)
+    store.runs.update_one({"_id": doc["_id"]}, {"$set": {"duration_ms": duration}})
+    return duration / 1000
 
 
 # Reading ------------------------------------------------------------------------------------

@@ -40,3 +40,13 @@ if ! command -v redis-server >/dev/null 2>&1; then
     say "redis-server is missing; install Redis 7 (the tests start their own redis-server)"; exit 1
   fi
 fi
+
+# The browser tests drive Debian's chromium through Playwright (never a downloaded browser).
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "installing chromium (Debian package) for the browser tests"
+    apt-get -o DPkg::Lock::Timeout=600 update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq chromium >/dev/null
+  else
+    say "chromium is missing; install Debian's chromium package for the browser tests"; exit 1
+  fi
+fi

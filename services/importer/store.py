@@ -22,6 +22,7 @@ from typing import Any
 from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError
 
+from job_importer import metrics
 from job_importer.contract import JobItem
 from job_importer.db import Store
 from job_importer.failed_items import ItemFailure
@@ -36,6 +37,7 @@ class ChunkOutcome:
     failures: list[ItemFailure] = field(default_factory=list)
 
 
+@metrics.CHUNK_WRITE_SECONDS.time()
 def write_items(
     store: Store, run_id: str, feed_url: str, fetched_at: datetime, items: list[JobItem]
 ) -> ChunkOutcome:
