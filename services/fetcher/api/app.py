@@ -7,9 +7,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
 
-from fastapi import FastAPI
+import redis
+from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry
 from pymongo.errors import PyMongoError
@@ -56,6 +57,14 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(module.router, responses=errors(401, 403))
     app.include_router(health.router)
     app.mount("/ui", StaticFiles(directory=str(STATIC), html=True), name="ui")
+
+    @app.exception_handler(redis.RedisError)
+    async def redis_unavailable(_request: Request, exc: redis.RedisError) -> JSONResponse:
+        return JSONResponse({"detail": f"Redis is unavailable: {exc}"}, status_code=503)
+
+    @app.exception_handler(PyMongoError)
+    async def mongodb_unavailable(_request: Request, exc: PyMongoError) -> JSONResponse:
+        return JSONResponse({"detail": f"MongoDB is unavailable: {str(exc).split(',')[0]}"}, status_code=503)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

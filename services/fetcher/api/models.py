@@ -139,6 +139,9 @@ class Queue(BaseModel):
     dead: int = Field(description="In the dead-letter queue.")
     paused: bool
     workers: int = Field(description="Worker processes seen consuming the queue in the last few seconds.")
+    workers_paused: int = Field(
+        description="Those of them that have paused (a pause takes effect within a second)."
+    )
 
 
 class DeadLetter(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, HTTPException, status
 
-from job_importer.control import live_workers, pause, resume
+from job_importer.control import pause, resume, worker_states
 from job_importer.deadletters import count_dead, list_dead, purge_dead, requeue_dead
 from job_importer.pending import PendingItems
 from job_importer.queues import queue_stats
@@ -18,10 +18,11 @@ NOT_FOUND = errors(404)
 
 def _queues(ctx: ApiContext) -> list[Queue]:
     namespace = ctx.settings.queue_namespace
-    return [
-        Queue(**stat.as_dict(), workers=live_workers(ctx.redis, namespace, stat.queue))
-        for stat in queue_stats(ctx.redis, ctx.settings)
-    ]
+    queues = []
+    for stat in queue_stats(ctx.redis, ctx.settings):
+        states = worker_states(ctx.redis, namespace, stat.queue)
+        queues.append(Queue(**stat.as_dict(), workers=len(states), workers_paused=states.count("paused")))
+    return queues
 
 
 @router.get("/queues", dependencies=[Depends(read_access)])
