@@ -152,7 +152,7 @@ def test_the_api_exports_queue_gauges(stack: Stack, client: httpx.Client) -> Non
             10,
             what="the pause",
         )
-        start(client, stack.settings.feeds[1])
+        [run_id] = start(client, stack.settings.feeds[1])
 
         def aged() -> str | None:
             text = client.get("/metrics").text
@@ -173,3 +173,4 @@ def test_the_api_exports_queue_gauges(stack: Stack, client: httpx.Client) -> Non
         assert "process_cpu_seconds_total" in text
     finally:
         client.post("/queues/fetch/resume")
+    wait_finished(client, run_id)  # leave nothing queued for the next tests

@@ -24,7 +24,7 @@ def test_public_addresses_pass(address: str) -> None:
 
 def test_ip_literals_are_checked_without_any_lookup() -> None:
     check_url("https://93.184.216.34/feed.xml", allow_private=False)  # no DNS needed for a literal
-    with pytest.raises(BlockedURL, match="link-local address 169.254.169.254"):
+    with pytest.raises(BlockedURL, match=r"link-local address 169\.254\.169\.254"):
         check_url("http://169.254.169.254/latest/meta-data/", allow_private=False)
 
 

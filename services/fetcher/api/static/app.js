@@ -17,7 +17,7 @@ function h(tag, attrs, ...children) {
     else if (key === "class") el.className = value;
     else el.setAttribute(key, value === true ? "" : String(value));
   }
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child === null || child === undefined || child === false) continue;
     el.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
@@ -40,9 +40,17 @@ function seconds(ms) {
   return ms < 10000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`;
 }
 
-function excerptCell(text) {
+function shortened(text, limit) {
   const value = text || "";
-  return h("td", { class: "excerpt", title: value.length > 240 ? value : null }, value.length > 240 ? `${value.slice(0, 240)}…` : value);
+  return value.length > limit ? `${value.slice(0, limit)}…` : value;
+}
+
+function excerptCell(text) {
+  return h("td", { class: "excerpt", title: (text || "").length > 240 ? text : null }, shortened(text, 240));
+}
+
+function reasonCell(text) {
+  return h("td", { class: "wrap", title: (text || "").length > 300 ? text : null }, shortened(text, 300));
 }
 
 function badge(text, cls) {
@@ -245,19 +253,20 @@ const COUNTS = ["fetched", "new", "updated", "unchanged", "duplicates", "failed"
 
 function runCells(run) {
   const duration = run.duration_ms ?? (run.started_at ? Date.now() - new Date(run.started_at).getTime() : null);
+  // Status and counts first: on a phone they are what shows without scrolling.
   return [
     h("td", {}, h("a", { href: `#/imports/${encodeURIComponent(run.run_id)}` }, run.run_id)),
-    h("td", { class: "wrap" }, run.feed_url, run.error ? h("div", { class: "muted" }, run.error) : null),
     h("td", { "data-field": "status" }, badge(run.status), run.not_modified ? h("div", { class: "muted" }, "not modified") : null),
-    h("td", { class: "hide-narrow" }, when(run.created_at)),
-    h("td", { class: "hide-narrow" }, when(run.finished_at)),
-    h("td", { class: "num" }, seconds(duration)),
     COUNTS.map((name) => h("td", { class: "num", "data-field": name }, run[name])),
+    h("td", { class: "num" }, seconds(duration)),
+    h("td", { class: "wrap" }, run.feed_url, run.error ? h("div", { class: "muted" }, run.error) : null),
+    h("td", {}, when(run.created_at)),
+    h("td", { class: "hide-narrow" }, when(run.finished_at)),
   ];
 }
 
-const RUN_HEADERS = [["Run"], ["Feed"], ["Status"], ["Created", "hide-narrow"], ["Finished", "hide-narrow"],
-  ["Duration", "num"], ...COUNTS.map((name) => [name, "num"])];
+const RUN_HEADERS = [["Run"], ["Status"], ...COUNTS.map((name) => [name, "num"]), ["Duration", "num"], ["Feed"],
+  ["Created"], ["Finished", "hide-narrow"]];
 
 function runRow(run) {
   return h("tr", { "data-run-id": run.run_id }, runCells(run));
@@ -384,7 +393,7 @@ function failedItemsTable(items, refresh) {
     h("td", { class: "hide-narrow" }, when(item.created_at)),
     h("td", {}, badge(item.stage, "")),
     h("td", { class: "wrap" }, item.guid || "—"),
-    h("td", { class: "wrap" }, item.reason),
+    reasonCell(item.reason),
     excerptCell(item.payload_excerpt || item.raw),
     h("td", {}, h("div", { class: "actions" },
       item.resendable ? h("button", { type: "button", onclick: (e) => act(e.target,
@@ -455,7 +464,7 @@ function deadLetters(queue, page, refresh) {
     h("td", {}, letter.actor),
     h("td", {}, letter.run_id ? h("a", { href: `#/imports/${encodeURIComponent(letter.run_id)}` }, letter.run_id) : "—"),
     h("td", { class: "num" }, letter.items),
-    h("td", { class: "wrap" }, letter.reason),
+    reasonCell(letter.reason),
     excerptCell(letter.excerpt),
     h("td", {}, h("div", { class: "actions" },
       h("button", { type: "button", onclick: (e) => act(e.target,
