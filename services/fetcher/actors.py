@@ -34,7 +34,9 @@ def _build_context() -> FetcherContext:
             broker.client, settings.queue_namespace, settings.import_queue, settings.dedupe_ttl_s
         ),
         http=make_client(settings),
-        guarded_http=make_client(settings, url_guard=request_guard(allow_private=settings.api_allow_private_feeds)),
+        guarded_http=make_client(
+            settings, url_guard=request_guard(allow_private=settings.api_allow_private_feeds)
+        ),
     )
 
 
