@@ -422,7 +422,7 @@ def up() -> None:
         try:
             wait_for_workers(live)
             say(f"running: Redis {live.redis_url}, MongoDB {live.mongodb_url}; Ctrl-C stops everything")
-            out.print(f"Admin UI: {ui_url(live)}")
+            typer.echo(f"Admin UI: {ui_url(live)}")  # plain: never wrapped or styled
             supervisor.watch(stop)
         except KeyboardInterrupt:
             say("stopping (in-flight messages finish first)")
