@@ -144,17 +144,6 @@ class Queue(BaseModel):
     )
 
 
-class DeadLetter(BaseModel):
-    message_id: str
-    queue: str
-    actor: str
-    dead_at: datetime
-    reason: str
-    run_id: str | None
-    items: int
-    excerpt: str = Field(description="The start of the message as stored.")
-
-
 class FailedItem(BaseModel):
     id: str
     run_id: str

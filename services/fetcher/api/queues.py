@@ -5,12 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, HTTPException, status
 
 from job_importer.control import pause, resume, worker_states
-from job_importer.deadletters import count_dead, list_dead, purge_dead, requeue_dead
+from job_importer.deadletters import DeadLetter, count_dead, list_dead, purge_dead, requeue_dead
 from job_importer.pending import PendingItems
 from job_importer.queues import queue_stats
 
 from .deps import ApiContext, Ctx, Paging, QueueName, read_access, require_token
-from .models import Count, DeadLetter, Page, Queue, errors
+from .models import Count, Page, Queue, errors
 
 router = APIRouter(tags=["queues"])
 NOT_FOUND = errors(404)
@@ -50,7 +50,7 @@ def list_dead_letters(ctx: Ctx, queue: QueueName, paging: Paging) -> Page[DeadLe
     namespace = ctx.settings.queue_namespace
     letters = list_dead(ctx.redis, namespace, queue, limit=paging.page_size, skip=paging.skip)
     return Page(
-        items=[DeadLetter.model_validate(letter.__dict__) for letter in letters],
+        items=letters,
         page=paging.page,
         page_size=paging.page_size,
         total=count_dead(ctx.redis, namespace, queue),
