@@ -5,9 +5,13 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import signal
+import tempfile
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated, Any
 
 import redis
@@ -149,7 +153,12 @@ def import_(
 
 
 @app.command()
-def demo(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False) -> None:
+def demo(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+    serve: Annotated[
+        bool, typer.Option(help="Then keep everything running, with the admin UI, until Ctrl-C")
+    ] = False,
+) -> None:
     """Serve the bundled sample feeds on loopback and import them: the whole pipeline, offline."""
     from . import demo as demo_feeds
     from .feedserver import FeedServer
@@ -166,12 +175,32 @@ def demo(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON ob
             for name, source in demo_feeds.DEMO_FEEDS.items()
         ]
         say(f"serving {len(files)} demo feeds on {server.url('/')}")
+        if serve:  # the demo feeds become the configured feeds, so the UI can import them again
+            live = _with_session_token(
+                live.model_copy(update={"feeds": [], "feeds_file": _feeds_file(feeds)})
+            )
+            _serve(
+                live,
+                scheduler=False,
+                first=lambda: print_summary(_run_and_wait(live, feeds, "cli", 600.0, True)),
+            )
+            return
         with workers_running(live, say):
             summary = _run_and_wait(live, feeds, "cli", 600.0, progress=not as_json)
     if as_json:
         typer.echo(json.dumps(summary, default=str))
     else:
         print_summary(summary)
+
+
+def _feeds_file(feeds: list[FeedConfig]) -> Path:
+    """A feeds TOML file for child processes (JSON strings are valid TOML basic strings)."""
+    path = Path(tempfile.mkdtemp(prefix="job-importer-")) / "feeds.toml"
+    entries = (
+        f"[[feeds]]\nurl = {json.dumps(feed.url)}\nsource = {json.dumps(feed.source)}\n" for feed in feeds
+    )
+    path.write_text("\n".join(entries), encoding="utf-8")
+    return path
 
 
 @app.command()
@@ -411,24 +440,37 @@ def api(
 @app.command()
 def up() -> None:
     """Run everything on this machine (stack, scheduler, both services, API and UI) until Ctrl-C."""
+    settings = _with_session_token(get_settings())
+    with local_stack(settings, say) as live:
+        _serve(live, scheduler=True)
+
+
+def _with_session_token(settings: Settings) -> Settings:
+    """Settings with an API token: the configured one, or one made for this session."""
+    if settings.api_token is not None:
+        return settings
+    return settings.model_copy(update={"api_token": SecretStr(secrets.token_urlsafe(18))})
+
+
+def _serve(live: Settings, *, scheduler: bool, first: Callable[[], None] | None = None) -> None:
+    """Run workers, API (and scheduler) as supervised children until Ctrl-C or SIGTERM."""
     from .local import start_system, wait_for_workers
 
-    settings = get_settings()
-    if settings.api_token is None:  # a token for this session, so the UI can start imports
-        settings = settings.model_copy(update={"api_token": SecretStr(secrets.token_urlsafe(18))})
-    with local_stack(settings, say) as live:
-        supervisor = start_system(live, say, scheduler=True, api=True)
-        stop = threading.Event()
-        try:
-            wait_for_workers(live)
-            say(f"running: Redis {live.redis_url}, MongoDB {live.mongodb_url}; Ctrl-C stops everything")
-            typer.echo(f"Admin UI: {ui_url(live)}")  # plain: never wrapped or styled
-            supervisor.watch(stop)
-        except KeyboardInterrupt:
-            say("stopping (in-flight messages finish first)")
-        finally:
-            stop.set()
-            supervisor.stop()
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` stops it as cleanly as Ctrl-C
+    supervisor = start_system(live, say, scheduler=scheduler, api=True)
+    stop = threading.Event()
+    try:
+        wait_for_workers(live)
+        if first is not None:
+            first()
+        say(f"running: Redis {live.redis_url}, MongoDB {live.mongodb_url}; Ctrl-C stops everything")
+        typer.echo(f"Admin UI: {ui_url(live)}")  # plain: never wrapped or styled
+        supervisor.watch(stop)
+    except KeyboardInterrupt:
+        say("stopping (in-flight messages finish first)")
+    finally:
+        stop.set()
+        supervisor.stop()
 
 
 def main() -> None:

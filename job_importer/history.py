@@ -78,11 +78,22 @@ def create_runs(store: Store, feeds: Iterable[FeedConfig], trigger: Trigger, bat
     return [str(doc["_id"]) for doc in docs]
 
 
-def start_fetch(store: Store, run_id: str) -> dict[str, Any] | None:
-    """Mark a run as fetching; None when it is already past fetching (a redelivered fetch)."""
+def start_fetch(store: Store, run_id: str, *, reopen_failed: bool = False) -> dict[str, Any] | None:
+    """Mark a run as fetching; None when it is already past fetching (a redelivered fetch).
+
+    ``reopen_failed`` (a fetch requeued from the dead letters) also restarts a run that failed
+    before it sent any chunk.
+    """
+    may_start: dict[str, Any] = {"status": {"$in": ["queued", "fetching"]}}
+    if reopen_failed:
+        may_start = {"$or": [may_start, {"status": "failed", "chunks_total": None}]}
     return store.runs.find_one_and_update(
-        {"_id": run_id, "status": {"$in": ["queued", "fetching"]}},
-        {"$set": {"status": "fetching"}, "$min": {"started_at": now()}, "$inc": {"fetch_attempts": 1}},
+        {"_id": run_id, **may_start},
+        {
+            "$set": {"status": "fetching", "error": None, "finished_at": None, "duration_ms": None},
+            "$min": {"started_at": now()},
+            "$inc": {"fetch_attempts": 1},
+        },
         return_document=ReturnDocument.AFTER,
         projection={"chunks_done": 0, "failures": 0},
     )

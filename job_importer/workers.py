@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -68,7 +70,10 @@ def worker_env(service: Service, settings: Settings) -> dict[str, str]:
     if not settings.metrics_enabled:
         return {}
     port = settings.fetcher_metrics_port if service == "fetcher" else settings.importer_metrics_port
-    directory = tempfile.mkdtemp(prefix=f"job-importer-{service}-metrics-")
+    # One directory per service and port (only one group can serve a port), emptied at launch.
+    directory = os.path.join(tempfile.gettempdir(), f"job-importer-metrics-{service}-{port}")
+    shutil.rmtree(directory, ignore_errors=True)
+    os.makedirs(directory)
     return {
         "dramatiq_prom_port": str(port),
         "dramatiq_prom_db": directory,

@@ -60,6 +60,7 @@ def fetch_feed(run_id: str, feed: dict[str, Any], guarded: bool = False) -> None
             run_id,
             FeedConfig.model_validate(feed),
             last_attempt=retries >= settings.fetch_max_retries,
+            from_dead_letter=bool(message and message.options.get("requeued_from_dlq")),
         )
     except RetryLater as exc:
         raise dramatiq.Retry(str(exc), delay=exc.delay_ms) from None

@@ -42,9 +42,11 @@ class FetcherContext:
     guarded_http: httpx.Client  # for runs started through the API: checks every address (SSRF)
 
 
-def run_fetch(ctx: FetcherContext, run_id: str, feed: FeedConfig, *, last_attempt: bool) -> None:
+def run_fetch(
+    ctx: FetcherContext, run_id: str, feed: FeedConfig, *, last_attempt: bool, from_dead_letter: bool = False
+) -> None:
     """Carry one run from queued to importing (or failed). Safe to repeat for the same run."""
-    if history.start_fetch(ctx.store, run_id) is None:
+    if history.start_fetch(ctx.store, run_id, reopen_failed=from_dead_letter) is None:
         return  # a redelivered message for a run that got past fetching already
     started = time.monotonic()
     try:

@@ -50,3 +50,40 @@ def test_up_runs_the_schedule_and_stops_cleanly_on_ctrl_c(settings, store, broke
     assert up.stdout is not None
     assert f"Admin UI: http://127.0.0.1:{config.api_port}/ui/#token=" in up.stdout.read().decode()
     assert not [child for child in children if child.is_running() and child.status() != psutil.STATUS_ZOMBIE]
+
+
+def test_demo_serve_imports_then_serves_the_ui_until_sigterm(settings, store, broker, tmp_path) -> None:
+    config = settings.model_copy(update={"api_port": free_port()})
+    output = tmp_path / "stdout.txt"
+    with open(output, "wb") as stdout:
+        demo = subprocess.Popen(
+            [sys.executable, "-m", "job_importer", "demo", "--serve"],
+            env={**os.environ, **config.as_env(), "COLUMNS": "200"},
+            stdout=stdout,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    try:
+        wait_for(lambda: "Admin UI:" in output.read_text(), 120, what="the UI address")
+        text = output.read_text()
+        assert "│ total" in text and "500 │ 496 │" in text  # the demo summary came first
+        api = f"http://127.0.0.1:{config.api_port}"
+        feeds = wait_for(lambda: _get(f"{api}/feeds"), 30, what="the API")
+        assert sorted(feed["source"] for feed in feeds) == [
+            "demo-atom",
+            "demo-highered",
+            "demo-jobicy",
+            "demo-jobicy",
+        ]
+        assert httpx.get(f"{api}/imports", timeout=5).json()["total"] == 4
+    finally:
+        demo.send_signal(signal.SIGTERM)  # not Ctrl-C this time: `kill` must stop it cleanly too
+        code = demo.wait(timeout=90)
+    assert code == 0
+
+
+def _get(url: str) -> object:
+    try:
+        return httpx.get(url, timeout=5).json()
+    except httpx.TransportError:
+        return None  # still starting
