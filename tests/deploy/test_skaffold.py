@@ -92,6 +92,17 @@ def test_artifacts_are_the_charts_images_built_from_the_dockerfiles() -> None:
         assert artifact["image"].endswith(dockerfile.parent.name)  # job-importer-fetcher <- services/fetcher
 
 
+def test_importer_image_is_built_on_the_fetcher_image_of_the_same_build() -> None:
+    """services/importer/Dockerfile is FROM ${FETCHER_IMAGE}: skaffold must pass that build arg."""
+    artifacts = {artifact["image"]: artifact for artifact in config()["build"]["artifacts"]}
+    [required] = artifacts["job-importer-importer"]["requires"]
+    assert required["image"] in artifacts and required["image"] == "job-importer-fetcher"
+    dockerfile = (ROOT / artifacts["job-importer-importer"]["docker"]["dockerfile"]).read_text(
+        encoding="utf-8"
+    )
+    assert f"FROM ${{{required['alias']}}}" in dockerfile
+
+
 def test_release_deploys_this_chart_into_the_k8s_namespace() -> None:
     spec = release()
     assert (ROOT / spec["chartPath"] / "Chart.yaml").is_file()

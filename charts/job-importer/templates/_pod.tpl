@@ -112,7 +112,10 @@ spec:
   {{- end }}
 {{- end }}
 
-{{/* The liveness probe of a worker pod: its metrics exporter accepts connections. */}}
+{{/*
+The probes of a worker pod: its metrics exporter accepts connections. Dramatiq's main process
+forks the exporter but does not watch it (a dead worker process, it does: it stops and exits).
+*/}}
 {{- define "job-importer.workerProbes" -}}
 {{- if .Values.metrics.enabled -}}
 startupProbe:
