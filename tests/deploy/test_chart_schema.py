@@ -73,6 +73,10 @@ def test_schema_rejects_bad_values(assignment: str, complaint: str) -> None:
         ),
         (("redis.enabled=false",), "Redis: set secrets.redisUrl, or secrets.existingSecret"),
         (("mongodb.enabled=false",), "MongoDB: set secrets.mongodbUrl, or secrets.existingSecret"),
+        (
+            ("secrets.keys.redisPassword=",),
+            "secrets.keys.redisPassword names the in-chart Redis's password key",
+        ),
     ],
 )
 def test_templates_reject_inconsistent_values(assignments: tuple[str, ...], complaint: str) -> None:
