@@ -15,7 +15,6 @@ from tests.deploy.chart import (
     FULLNAME,
     MATRIX,
     NAMESPACE,
-    PENDING_API_SETTINGS,
     assert_cli_accepts,
     find,
     helm,
@@ -315,7 +314,7 @@ def test_rendered_settings_are_read_by_the_application(case: str, tmp_path: Path
         if component(doc) not in APP_COMPONENTS:
             continue
         env = env_of(doc, docs)
-        unknown = set(env) - fields - PENDING_API_SETTINGS
+        unknown = set(env) - fields
         assert not unknown, f"{doc['metadata']['name']} sets {unknown}, which no setting reads"
         from_secret = {name for name, value in env.items() if isinstance(value, dict)}
         assert {"REDIS_URL", "MONGODB_URL"} <= from_secret

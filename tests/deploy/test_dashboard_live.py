@@ -35,19 +35,10 @@ from job_importer.samplefeeds import edited, jobicy_feed, sample_jobs
 from job_importer.settings import FeedConfig, Settings
 from tests.conftest import ARTIFACTS, Workers, free_port, run_import, wait_for
 from tests.deploy import dashboard as board
-from tests.deploy.chart import PENDING_API_COMMANDS, tool
+from tests.deploy.chart import tool
 
 LOGS = ARTIFACTS / "dashboard-live"
 WINDOW = "5m"  # $__rate_interval and $__range: the whole test fits in it
-
-
-def api_command_exists() -> bool:
-    import typer
-
-    from job_importer.cli import app
-
-    commands = set(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
-    return not PENDING_API_COMMANDS - commands
 
 
 def start_logged(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -168,14 +159,11 @@ def not_a_chunk(settings: Settings) -> dramatiq.Message[Any]:
     )
 
 
-def start_workers(
-    workers: Workers, ports: dict[str, int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Both worker groups with metrics on, each exporter on its own port and multiprocess directory."""
+def start_workers(workers: Workers, ports: dict[str, int], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both worker groups with metrics on; each exporter gets its own port and multiprocess
+    directory from job_importer.workers.worker_env, as in the pods."""
+    monkeypatch.setenv("dramatiq_prom_host", "127.0.0.1")  # loopback only
     for service in ("fetcher", "importer"):
-        monkeypatch.setenv("dramatiq_prom_db", str(tmp_path / f"prometheus-{service}"))
-        monkeypatch.setenv("dramatiq_prom_host", "127.0.0.1")
-        monkeypatch.setenv("dramatiq_prom_port", str(ports[service]))
         workers.start(
             service,
             metrics_enabled=True,
@@ -187,12 +175,6 @@ def start_workers(
     workers.wait_ready("importer")
 
 
-@pytest.mark.xfail(
-    not api_command_exists(),
-    reason="needs `job-importer api` and the metrics from the API issue (branch `api`); a plain test once merged",
-    raises=AssertionError,
-    strict=True,
-)
 def test_every_dashboard_query_returns_data_during_an_import(
     settings: Settings,
     store: Store,
@@ -235,7 +217,7 @@ def test_every_dashboard_query_returns_data_during_an_import(
 
     # Prometheus first: its first scrapes wait for target discovery (a few seconds), the workers' start.
     with prometheus(tmp_path, targets) as url:
-        start_workers(workers, ports, tmp_path, monkeypatch)
+        start_workers(workers, ports, monkeypatch)
         wait_for(lambda: len(query(url, "up == 1")) == 3, 30, interval=0.2, what="all three targets up")
         # Two imports with scrapes in between, so counters grow while Prometheus watches.
         broker.enqueue(not_a_chunk(settings))
