@@ -19,6 +19,7 @@ from dramatiq.middleware import (
     TimeLimit,
 )
 
+from . import metrics
 from .contract import IMPORT_ACTOR
 from .settings import Settings
 
@@ -89,3 +90,17 @@ def chunk_message(
         kwargs={},
         options={"max_retries": settings.import_max_retries},
     )
+
+
+def worker_broker(settings: Settings) -> RedisBroker:
+    """The broker of a worker process: ours plus, when metrics are on, Dramatiq's Prometheus exporter.
+
+    It serves /metrics on ``dramatiq_prom_port`` from the multiprocess files in ``dramatiq_prom_db``;
+    both are set per service by ``workers.worker_env`` before the process starts.
+    """
+    metrics.configure_feeds(settings.feed_configs())  # their URLs become `feed` label values
+    if not settings.metrics_enabled:
+        return build_broker(settings)
+    from dramatiq.middleware.prometheus import Prometheus  # reads its environment on import
+
+    return build_broker(settings, [Prometheus()])

@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from pymongo import DESCENDING, ReturnDocument
 
+from . import metrics
 from .db import Store
 from .settings import FeedConfig
 
@@ -77,11 +78,22 @@ def create_runs(store: Store, feeds: Iterable[FeedConfig], trigger: Trigger, bat
     return [str(doc["_id"]) for doc in docs]
 
 
-def start_fetch(store: Store, run_id: str) -> dict[str, Any] | None:
-    """Mark a run as fetching; None when it is already past fetching (a redelivered fetch)."""
+def start_fetch(store: Store, run_id: str, *, reopen_failed: bool = False) -> dict[str, Any] | None:
+    """Mark a run as fetching; None when it is already past fetching (a redelivered fetch).
+
+    ``reopen_failed`` (a fetch requeued from the dead letters) also restarts a run that failed
+    before it sent any chunk.
+    """
+    may_start: dict[str, Any] = {"status": {"$in": ["queued", "fetching"]}}
+    if reopen_failed:
+        may_start = {"$or": [may_start, {"status": "failed", "chunks_total": None}]}
     return store.runs.find_one_and_update(
-        {"_id": run_id, "status": {"$in": ["queued", "fetching"]}},
-        {"$set": {"status": "fetching"}, "$min": {"started_at": now()}, "$inc": {"fetch_attempts": 1}},
+        {"_id": run_id, **may_start},
+        {
+            "$set": {"status": "fetching", "error": None, "finished_at": None, "duration_ms": None},
+            "$min": {"started_at": now()},
+            "$inc": {"fetch_attempts": 1},
+        },
         return_document=ReturnDocument.AFTER,
         projection={"chunks_done": 0, "failures": 0},
     )
@@ -132,10 +144,10 @@ def fail_run(store: Store, run_id: str, reason: str, http_status: int | None = N
         {"_id": run_id, "status": {"$in": ["queued", "fetching"]}},
         {"$set": {"status": "failed", "error": reason, "http_status": http_status, "finished_at": finished}},
         return_document=ReturnDocument.AFTER,
-        projection={"started_at": 1, "created_at": 1},
+        projection={"started_at": 1, "created_at": 1, "feed_url": 1},
     )
     if doc:
-        _set_duration(store, doc, finished)
+        metrics.run_finished(doc.get("feed_url"), "failed", _set_duration(store, doc, finished))
 
 
 def record_chunk(
@@ -199,7 +211,9 @@ def record_dead_chunk(
     return True
 
 
-_COMPLETION_FIELDS = {"status": 1, "chunks_total": 1, "chunks_accounted": 1, "started_at": 1, "created_at": 1}
+_COMPLETION_FIELDS = {
+    "status": 1, "chunks_total": 1, "chunks_accounted": 1, "started_at": 1, "created_at": 1, "feed_url": 1,
+}  # fmt: skip
 
 
 def complete_if_done(store: Store, run_id: str) -> None:
@@ -213,18 +227,25 @@ def _complete(store: Store, doc: Mapping[str, Any]) -> None:
     if doc.get("status") != "importing" or total is None or doc.get("chunks_accounted", 0) < total:
         return
     finished = now()
-    started = doc.get("started_at") or doc.get("created_at")
     done: dict[str, Any] = {"status": "completed", "finished_at": finished}
-    if started is not None:
-        done["duration_ms"] = int((finished - started).total_seconds() * 1000)
-    store.runs.update_one({"_id": doc["_id"], "status": "importing"}, {"$set": done})
-
-
-def _set_duration(store: Store, doc: Mapping[str, Any], finished: datetime) -> None:
+    duration_s = None
     started = doc.get("started_at") or doc.get("created_at")
-    if started is not None:
-        duration = int((finished - started).total_seconds() * 1000)
-        store.runs.update_one({"_id": doc["_id"]}, {"$set": {"duration_ms": duration}})
+    if started is not None:  # set with the status: one update, not two
+        done["duration_ms"] = int((finished - started).total_seconds() * 1000)
+        duration_s = done["duration_ms"] / 1000
+    result = store.runs.update_one({"_id": doc["_id"], "status": "importing"}, {"$set": done})
+    if result.modified_count:
+        metrics.run_finished(doc.get("feed_url"), "completed", duration_s)
+
+
+def _set_duration(store: Store, doc: Mapping[str, Any], finished: datetime) -> float | None:
+    """Store the run's duration; returns it in seconds."""
+    started = doc.get("started_at") or doc.get("created_at")
+    if started is None:
+        return None
+    duration = int((finished - started).total_seconds() * 1000)
+    store.runs.update_one({"_id": doc["_id"]}, {"$set": {"duration_ms": duration}})
+    return duration / 1000
 
 
 # Reading ------------------------------------------------------------------------------------

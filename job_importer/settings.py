@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -101,6 +101,13 @@ class Settings(BaseSettings):
     fetcher_metrics_port: int = 9191
     importer_metrics_port: int = 9192
 
+    # HTTP API and admin UI (`job-importer api`, started by `job-importer up`).
+    api_host: str = "127.0.0.1"  # 0.0.0.0 in a container
+    api_port: int = Field(8000, ge=1, le=65535)
+    api_token: SecretStr | None = None  # Bearer token for mutating endpoints; unset: they are refused
+    api_read_auth: bool = False  # also require the token for read endpoints (and the stream)
+    api_allow_private_feeds: bool = False  # let API-supplied feed URLs reach loopback/private hosts
+
     @field_validator("feeds", mode="before")
     @classmethod
     def _split_feeds(cls, value: object) -> object:
@@ -114,6 +121,9 @@ class Settings(BaseSettings):
         for name, value in self.model_dump(mode="json").items():
             if value is None:
                 continue
+            secret = getattr(self, name)
+            if isinstance(secret, SecretStr):
+                value = secret.get_secret_value()  # dumped as "**********" otherwise
             env[name.upper()] = ",".join(value) if isinstance(value, list) else str(value)
         return env
 

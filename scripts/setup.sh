@@ -41,5 +41,15 @@ if ! command -v redis-server >/dev/null 2>&1; then
   fi
 fi
 
+# The browser tests drive Debian's chromium through Playwright (never a downloaded browser).
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "installing chromium (Debian package) for the browser tests"
+    apt-get -o DPkg::Lock::Timeout=600 update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq chromium >/dev/null
+  else
+    say "chromium is missing; install Debian's chromium package for the browser tests"; exit 1
+  fi
+fi
+
 # Test data: feedparser's corpus, against which the fast parse path is checked.
 ./scripts/feedparser-corpus.sh

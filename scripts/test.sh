@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
+./scripts/install-tools.sh # helm, promtool, prometheus for tests/deploy
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy

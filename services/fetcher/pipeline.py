@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import httpx
 from dramatiq.brokers.redis import RedisBroker
 
-from job_importer import failed_items, history
+from job_importer import failed_items, history, metrics
 from job_importer.broker import chunk_message
 from job_importer.contract import JobItem
 from job_importer.db import Store
@@ -38,12 +39,16 @@ class FetcherContext:
     broker: RedisBroker
     pending: PendingItems
     http: httpx.Client
+    guarded_http: httpx.Client  # for runs started through the API: checks every address (SSRF)
 
 
-def run_fetch(ctx: FetcherContext, run_id: str, feed: FeedConfig, *, last_attempt: bool) -> None:
+def run_fetch(
+    ctx: FetcherContext, run_id: str, feed: FeedConfig, *, last_attempt: bool, from_dead_letter: bool = False
+) -> None:
     """Carry one run from queued to importing (or failed). Safe to repeat for the same run."""
-    if history.start_fetch(ctx.store, run_id) is None:
+    if history.start_fetch(ctx.store, run_id, reopen_failed=from_dead_letter) is None:
         return  # a redelivered message for a run that got past fetching already
+    started = time.monotonic()
     try:
         downloaded = download(
             ctx.http,
@@ -53,9 +58,11 @@ def run_fetch(ctx: FetcherContext, run_id: str, feed: FeedConfig, *, last_attemp
             total_timeout_s=ctx.settings.fetch_total_timeout_s,
         )
     except FetchError as exc:
+        metrics.feed_fetched(feed.url, metrics.fetch_result(exc.kind, exc.http_status), started)
         _handle_fetch_error(ctx, run_id, exc, last_attempt=last_attempt)
         return
     if downloaded.not_modified:
+        metrics.feed_fetched(feed.url, "not_modified", started)
         history.finish_fetch(
             ctx.store, run_id, http_status=304, fetched=0, duplicates=0, failures=[], chunks_total=0,
             failures_cap=ctx.settings.run_failures_cap, not_modified=True,
@@ -64,8 +71,10 @@ def run_fetch(ctx: FetcherContext, run_id: str, feed: FeedConfig, *, last_attemp
     try:
         parsed = parse_feed(downloaded.body, fast=ctx.settings.fast_parse)
     except FeedParseError as exc:
+        metrics.feed_fetched(feed.url, "parse_error", started)
         history.fail_run(ctx.store, run_id, f"unreadable feed: {exc}", downloaded.status)
         return
+    metrics.feed_fetched(feed.url, "ok", started)
     normalized = normalize(parsed.entries, feed)
     failures = list(normalized.failures)
     sent = _send_chunks(ctx, run_id, feed, normalized.items, downloaded, failures)
@@ -81,6 +90,9 @@ def run_fetch(ctx: FetcherContext, run_id: str, feed: FeedConfig, *, last_attemp
         chunks_total=sent.chunks,
         failures_cap=ctx.settings.run_failures_cap,
         warning=parsed.warning,
+    )
+    metrics.count_items(
+        feed.url, {"duplicate": normalized.duplicates + sent.duplicates, "failed": len(failures)}
     )
 
 

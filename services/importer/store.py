@@ -34,6 +34,7 @@ from typing import Any
 from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError
 
+from job_importer import metrics
 from job_importer.contract import JobItem
 from job_importer.db import Store
 from job_importer.failed_items import ItemFailure
@@ -46,6 +47,7 @@ class ChunkOutcome:
     failures: list[ItemFailure] = field(default_factory=list)
 
 
+@metrics.CHUNK_WRITE_SECONDS.time()
 def write_items(
     store: Store, run_id: str, feed_url: str, fetched_at: datetime, items: list[JobItem]
 ) -> ChunkOutcome:
