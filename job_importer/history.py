@@ -113,7 +113,7 @@ def finish_fetch(
     warning: str | None = None,
 ) -> None:
     """Record what the fetcher found and how many chunks it sent; the importer takes it from here."""
-    store.runs.update_one(
+    doc = store.runs.find_one_and_update(
         {"_id": run_id, "status": {"$in": ["queued", "fetching"]}},
         {
             "$set": {
@@ -128,8 +128,13 @@ def finish_fetch(
             "$inc": {"failed": len(failures)},
             "$push": {"failures": {"$each": failures[:failures_cap], "$slice": failures_cap}},
         },
+        return_document=ReturnDocument.AFTER,
+        projection=_COMPLETION_FIELDS,
     )
-    complete_if_done(store, run_id)
+    if doc is None:
+        complete_if_done(store, run_id)
+    else:
+        _complete(store, doc)  # all chunks may be written already (or there were none)
 
 
 def fail_run(store: Store, run_id: str, reason: str, http_status: int | None = None) -> None:
@@ -222,12 +227,14 @@ def _complete(store: Store, doc: Mapping[str, Any]) -> None:
     if doc.get("status") != "importing" or total is None or doc.get("chunks_accounted", 0) < total:
         return
     finished = now()
-    result = store.runs.update_one(
-        {"_id": doc["_id"], "status": "importing"},
-        {"$set": {"status": "completed", "finished_at": finished}},
-    )
+    started = doc.get("started_at") or doc.get("created_at")
+    duration_s = (finished - started).total_seconds() if started is not None else None
+    done: dict[str, Any] = {"status": "completed", "finished_at": finished}
+    if duration_s is not None:
+        done["duration_ms"] = int(duration_s * 1000)
+    result = store.runs.update_one({"_id": doc["_id"], "status": "importing"}, {"$set": done})
     if result.modified_count:
-        metrics.run_finished(doc.get("feed_url"), "completed", _set_duration(store, doc, finished))
+        metrics.run_finished(doc.get("feed_url"), "completed", duration_s)
 
 
 def _set_duration(store: Store, doc: Mapping[str, Any], finished: datetime) -> float | None:

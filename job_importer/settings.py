@@ -39,7 +39,7 @@ def source_for_url(url: str) -> str:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_ignore_empty=True)
 
     # Connections. When these are not set and nothing answers at the defaults, `job-importer up`,
     # `demo` and the scripts start a private redis-server and the embedded MongoDB stand-in there.
@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     worker_flush_ms: int = Field(1000, ge=0)  # longest a partial chunk waits before it is sent
     worker_rate_limit_max: int = Field(100, ge=0)  # chunk writes per window, all importers; 0 = off
     worker_rate_limit_duration_ms: int = Field(1000, ge=1)
-    chunk_max_bytes: int = Field(256 * 1024, ge=16 * 1024, le=900 * 1024)
+    chunk_max_bytes: int = Field(512 * 1024, ge=16 * 1024, le=900 * 1024)  # room for 100 items of ~4 KB
 
     # Retries of a failed message: attempts after the first, backoff base (1 s, 2 s, 4 s, ...).
     import_max_retries: int = Field(3, ge=0)
@@ -85,6 +85,7 @@ class Settings(BaseSettings):
     fetch_total_timeout_s: float = 120.0
     fetch_max_bytes: int = Field(50 * 1024 * 1024, ge=1024)
     fetch_max_redirects: int = Field(5, ge=0)
+    fast_parse: bool = True  # lxml for well-formed RSS 2.0/Atom (same items); off: feedparser only
     user_agent: str = "job-importer/0.1 (+https://github.com/job-importer)"
 
     # An item id stays "waiting in the queue" for at most this long (guards against lost cleanups).

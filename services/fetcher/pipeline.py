@@ -10,7 +10,7 @@ from dramatiq.brokers.redis import RedisBroker
 
 from job_importer import failed_items, history, metrics
 from job_importer.broker import chunk_message
-from job_importer.contract import Chunk, JobItem
+from job_importer.contract import JobItem
 from job_importer.db import Store
 from job_importer.failed_items import ItemFailure
 from job_importer.pending import PendingItems
@@ -19,7 +19,7 @@ from job_importer.settings import FeedConfig, Settings
 from .chunks import Chunker, ItemTooLarge
 from .download import Downloaded, FetchError, Validators, download
 from .normalize import normalize
-from .parse import FeedParseError, parse_with_feedparser
+from .parse import FeedParseError, parse_feed
 
 
 class RetryLater(Exception):
@@ -69,7 +69,7 @@ def run_fetch(
         )  # fmt: skip
         return
     try:
-        parsed = parse_with_feedparser(downloaded.body)
+        parsed = parse_feed(downloaded.body, fast=ctx.settings.fast_parse)
     except FeedParseError as exc:
         metrics.feed_fetched(feed.url, "parse_error", started)
         history.fail_run(ctx.store, run_id, f"unreadable feed: {exc}", downloaded.status)
@@ -114,17 +114,21 @@ def _send_chunks(
     chunker = Chunker(settings.worker_batch_size, settings.chunk_max_bytes, settings.worker_flush_ms)
     fetched_at = history.now()
     sent = _Sent()
-    by_id = {item.id: item for item in items}
 
-    def send(batch: list[dict[str, object]]) -> None:
-        waiting = ctx.pending.claim([by_id[str(data["id"])] for data in batch], run_id)
-        fresh = [data for data, duplicate in zip(batch, waiting, strict=True) if not duplicate]
+    def send(batch: list[tuple[JobItem, bytes]]) -> None:
+        waiting = ctx.pending.claim([item for item, _ in batch], run_id)
+        fresh = [data for (_, data), duplicate in zip(batch, waiting, strict=True) if not duplicate]
         sent.duplicates += len(batch) - len(fresh)
         if fresh:
-            chunk = Chunk(
-                run_id=run_id, seq=sent.chunks, feed_url=feed.url, fetched_at=fetched_at, items=fresh
+            message = chunk_message(
+                settings,
+                run_id=run_id,
+                seq=sent.chunks,
+                feed_url=feed.url,
+                fetched_at=fetched_at,
+                items=fresh,
             )
-            ctx.broker.enqueue(chunk_message(settings, chunk))
+            ctx.broker.enqueue(message)
             sent.chunks += 1
 
     for position, item in enumerate(items):

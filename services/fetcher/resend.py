@@ -18,7 +18,6 @@ from dramatiq.brokers.redis import RedisBroker
 
 from job_importer import history
 from job_importer.broker import chunk_message
-from job_importer.contract import Chunk
 from job_importer.db import Store
 from job_importer.settings import FeedConfig, Settings, source_for_url
 
@@ -68,8 +67,10 @@ def _resend_feed(
     chunks = 0
     try:
         for fetched_at, items in _chunks(settings, docs):
-            chunk = Chunk(run_id=run_id, seq=chunks, feed_url=feed_url, fetched_at=fetched_at, items=items)
-            broker.enqueue(chunk_message(settings, chunk))
+            message = chunk_message(
+                settings, run_id=run_id, seq=chunks, feed_url=feed_url, fetched_at=fetched_at, items=items
+            )
+            broker.enqueue(message)
             chunks += 1
     except Exception as exc:  # Redis down: nothing is lost, the records stay
         history.fail_run(store, run_id, f"could not enqueue the items again: {exc}")
@@ -82,9 +83,7 @@ def _resend_feed(
     return run_id
 
 
-def _chunks(
-    settings: Settings, docs: list[dict[str, Any]]
-) -> Iterator[tuple[datetime, list[dict[str, Any]]]]:
+def _chunks(settings: Settings, docs: list[dict[str, Any]]) -> Iterator[tuple[datetime, list[bytes]]]:
     """Chunks within the usual item and byte caps, one original run at a time.
 
     A chunk carries the time its items failed as its fetch time, so it cannot overwrite what a
@@ -96,14 +95,14 @@ def _chunks(
     max_bytes = settings.chunk_max_bytes - ENVELOPE_BYTES
     for group in by_run.values():
         fetched_at = min(doc["created_at"] for doc in group)
-        items: list[dict[str, Any]] = []
+        items: list[bytes] = []
         size = 0
         for doc in group:
-            item_bytes = len(json.dumps(doc["payload"], ensure_ascii=False, default=str).encode()) + 1
-            if items and (len(items) >= settings.worker_batch_size or size + item_bytes > max_bytes):
+            data = json.dumps(doc["payload"], ensure_ascii=False, default=str).encode()
+            if items and (len(items) >= settings.worker_batch_size or size + len(data) + 1 > max_bytes):
                 yield fetched_at, items
                 items, size = [], 0
-            items.append(doc["payload"])
-            size += item_bytes
+            items.append(data)
+            size += len(data) + 1
         if items:
             yield fetched_at, items

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import UTC, datetime
 from urllib.parse import quote
@@ -10,7 +11,7 @@ import httpx
 
 from job_importer import failed_items, history
 from job_importer.broker import chunk_message
-from job_importer.contract import Chunk, JobItem, content_hash
+from job_importer.contract import JobItem, content_hash
 from job_importer.failed_items import ItemFailure
 from job_importer.samplefeeds import sample_jobs
 from job_importer.settings import FeedConfig
@@ -33,14 +34,15 @@ def import_chunk_directly(stack: Stack, items: list[dict[str, object]]) -> str:
         store, [FeedConfig(url="https://failco.example/feed.xml")], "cli", "batch-test"
     )
     history.start_fetch(store, run_id)
-    chunk = Chunk(
+    message = chunk_message(
+        settings,
         run_id=run_id,
         seq=0,
         feed_url="https://failco.example/feed.xml",
         fetched_at=datetime.now(UTC),
-        items=items,
+        items=[json.dumps(item).encode() for item in items],
     )
-    stack.broker.enqueue(chunk_message(settings, chunk))
+    stack.broker.enqueue(message)
     history.finish_fetch(
         store,
         run_id,
