@@ -227,12 +227,11 @@ def _complete(store: Store, doc: Mapping[str, Any]) -> None:
     if doc.get("status") != "importing" or total is None or doc.get("chunks_accounted", 0) < total:
         return
     finished = now()
-    done: dict[str, Any] = {"status": "completed", "finished_at": finished}
-    duration_s = None
     started = doc.get("started_at") or doc.get("created_at")
-    if started is not None:  # set with the status: one update, not two
-        done["duration_ms"] = int((finished - started).total_seconds() * 1000)
-        duration_s = done["duration_ms"] / 1000
+    duration_s = (finished - started).total_seconds() if started is not None else None
+    done: dict[str, Any] = {"status": "completed", "finished_at": finished}
+    if duration_s is not None:
+        done["duration_ms"] = int(duration_s * 1000)
     result = store.runs.update_one({"_id": doc["_id"], "status": "importing"}, {"$set": done})
     if result.modified_count:
         metrics.run_finished(doc.get("feed_url"), "completed", duration_s)

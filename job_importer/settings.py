@@ -39,7 +39,7 @@ def source_for_url(url: str) -> str:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_ignore_empty=True)
 
     # Connections. When these are not set and nothing answers at the defaults, `job-importer up`,
     # `demo` and the scripts start a private redis-server and the embedded MongoDB stand-in there.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Prepares a fresh machine: a Python 3.13 virtualenv with the project and its dev tools,
-# and redis-server (Debian's package) when missing. Safe to run again; quick when done before.
+# and redis-server (Debian's package) when missing; with --test also what only the tests need
+# (Debian's chromium, feedparser's test corpus). Safe to run again; quick when done before.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,6 +41,9 @@ if ! command -v redis-server >/dev/null 2>&1; then
     say "redis-server is missing; install Redis 7 (the tests start their own redis-server)"; exit 1
   fi
 fi
+
+[ "${1:-}" = "--test" ] || exit 0
+# What only the tests need.
 
 # The browser tests drive Debian's chromium through Playwright (never a downloaded browser).
 if ! command -v chromium >/dev/null 2>&1; then

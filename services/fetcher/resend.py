@@ -84,7 +84,7 @@ def _resend_feed(
 
 
 def _chunks(settings: Settings, docs: list[dict[str, Any]]) -> Iterator[tuple[datetime, list[bytes]]]:
-    """Chunks of the payloads as JSON, within the usual item and byte caps, one original run at a time.
+    """Chunks within the usual item and byte caps, one original run at a time.
 
     A chunk carries the time its items failed as its fetch time, so it cannot overwrite what a
     later fetch of the same listings has written since (the importer keeps the newer content).
