@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import dramatiq
+import msgspec
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import (
     AgeLimit,
@@ -16,7 +18,8 @@ from dramatiq.middleware import (
     TimeLimit,
 )
 
-from .contract import IMPORT_ACTOR, Chunk
+from . import metrics
+from .contract import IMPORT_ACTOR
 from .durability import DurableRedisBroker, DurableRetries
 from .settings import Settings
 
@@ -52,15 +55,60 @@ def build_broker(settings: Settings, extra_middleware: list[Middleware] | None =
         dead_message_ttl=settings.dead_message_ttl_ms,
     )
     dramatiq.set_broker(broker)
+    dramatiq.set_encoder(JSONEncoder())
     return broker
 
 
-def chunk_message(settings: Settings, chunk: Chunk) -> dramatiq.Message[Any]:
-    """The importer message for one chunk, addressed by actor name (the fetcher never imports the importer)."""
+class JSONEncoder(dramatiq.Encoder):
+    """Messages as JSON, like Dramatiq's own encoder, but fast and able to embed items that are
+    JSON already (``msgspec.Raw``), so a chunk's items are never encoded twice. Messages
+    written by either encoder read the same with both."""
+
+    def encode(self, data: dict[str, Any]) -> bytes:
+        return msgspec.json.encode(data)
+
+    def decode(self, data: bytes) -> dict[str, Any]:
+        return msgspec.json.decode(data)
+
+
+def chunk_message(
+    settings: Settings,
+    *,
+    run_id: str,
+    seq: int,
+    feed_url: str,
+    fetched_at: datetime,
+    items: list[bytes],
+    attempt: int | None = None,
+) -> dramatiq.Message[Any]:
+    """The importer message for one chunk (a :class:`~job_importer.contract.Chunk` once decoded),
+    addressed by actor name: the fetcher never imports the importer. ``items`` are JSON already."""
+    chunk = {
+        "run_id": run_id,
+        "attempt": attempt,
+        "seq": seq,
+        "feed_url": feed_url,
+        "fetched_at": fetched_at,
+        "items": [msgspec.Raw(item) for item in items],
+    }
     return dramatiq.Message(
         queue_name=settings.import_queue,
         actor_name=IMPORT_ACTOR,
-        args=(chunk.model_dump(mode="json"),),
+        args=(chunk,),
         kwargs={},
         options={"max_retries": settings.import_max_retries},
     )
+
+
+def worker_broker(settings: Settings) -> RedisBroker:
+    """The broker of a worker process: ours plus, when metrics are on, Dramatiq's Prometheus exporter.
+
+    It serves /metrics on ``dramatiq_prom_port`` from the multiprocess files in ``dramatiq_prom_db``;
+    both are set per service by ``workers.worker_env`` before the process starts.
+    """
+    metrics.configure_feeds(settings.feed_configs())  # their URLs become `feed` label values
+    if not settings.metrics_enabled:
+        return build_broker(settings)
+    from dramatiq.middleware.prometheus import Prometheus  # reads its environment on import
+
+    return build_broker(settings, [Prometheus()])

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
+import signal
+import tempfile
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated, Any
 
 import redis
 import typer
+from pydantic import SecretStr
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -26,7 +32,7 @@ from .pending import PendingItems
 from .queues import queue_names, queue_stats
 from .redact import install_log_redaction, redact
 from .settings import FeedConfig, Settings, get_settings
-from .workers import Service, worker_argv
+from .workers import Service, worker_argv, worker_env
 
 app = typer.Typer(no_args_is_help=True, help="Import job listings from RSS/Atom feeds into MongoDB.")
 dlq_app = typer.Typer(no_args_is_help=True, help="The dead-letter queues: messages whose retries ran out.")
@@ -36,6 +42,14 @@ out = Console()
 err = Console(stderr=True)
 
 POLL_S = 0.25
+
+
+def ui_url(settings: Settings) -> str:
+    """The admin UI's address; the token rides in the fragment, which browsers never send."""
+    host = "127.0.0.1" if settings.api_host in ("0.0.0.0", "::", "") else settings.api_host
+    host = f"[{host}]" if ":" in host else host
+    token = settings.api_token.get_secret_value() if settings.api_token else ""
+    return f"http://{host}:{settings.api_port}/ui/" + (f"#token={token}" if token else "")
 
 
 def say(message: str) -> None:
@@ -140,7 +154,12 @@ def import_(
 
 
 @app.command()
-def demo(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False) -> None:
+def demo(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+    serve: Annotated[
+        bool, typer.Option(help="Then keep everything running, with the admin UI, until Ctrl-C")
+    ] = False,
+) -> None:
     """Serve the bundled sample feeds on loopback and import them: the whole pipeline, offline."""
     from . import demo as demo_feeds
     from .feedserver import FeedServer
@@ -157,12 +176,32 @@ def demo(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON ob
             for name, source in demo_feeds.DEMO_FEEDS.items()
         ]
         say(f"serving {len(files)} demo feeds on {server.url('/')}")
+        if serve:  # the demo feeds become the configured feeds, so the UI can import them again
+            live = _with_session_token(
+                live.model_copy(update={"feeds": [], "feeds_file": _feeds_file(feeds)})
+            )
+            _serve(
+                live,
+                scheduler=False,
+                first=lambda: print_summary(_run_and_wait(live, feeds, "cli", 600.0, True)),
+            )
+            return
         with workers_running(live, say):
             summary = _run_and_wait(live, feeds, "cli", 600.0, progress=not as_json)
     if as_json:
         typer.echo(json.dumps(summary, default=str))
     else:
         print_summary(summary)
+
+
+def _feeds_file(feeds: list[FeedConfig]) -> Path:
+    """A feeds TOML file for child processes (JSON strings are valid TOML basic strings)."""
+    path = Path(tempfile.mkdtemp(prefix="job-importer-")) / "feeds.toml"
+    entries = (
+        f"[[feeds]]\nurl = {json.dumps(feed.url)}\nsource = {json.dumps(feed.source)}\n" for feed in feeds
+    )
+    path.write_text("\n".join(entries), encoding="utf-8")
+    return path
 
 
 @app.command()
@@ -361,8 +400,9 @@ def worker(service: Annotated[str, typer.Argument(help="fetcher or importer")]) 
     if service not in ("fetcher", "importer"):
         raise typer.BadParameter("fetcher or importer", param_hint="SERVICE")
     chosen: Service = "fetcher" if service == "fetcher" else "importer"
-    argv = worker_argv(chosen, get_settings())
-    os.execv(argv[0], argv)
+    settings = get_settings()
+    argv = worker_argv(chosen, settings)
+    os.execve(argv[0], argv, {**os.environ, **worker_env(chosen, settings)})
 
 
 @app.command()
@@ -379,25 +419,61 @@ def schedule(once: Annotated[bool, typer.Option(help="Enqueue the current slot, 
 
 
 @app.command()
-def up() -> None:
-    """Run everything on this machine (stack, scheduler, both services) until Ctrl-C."""
-    from .local import start_system, wait_for_workers
+def api(
+    host: Annotated[str | None, typer.Option(help="Default: API_HOST")] = None,
+    port: Annotated[int | None, typer.Option(help="Default: API_PORT")] = None,
+) -> None:
+    """Serve the HTTP API, the admin UI (/ui/) and /metrics."""
+    import uvicorn
+
+    from services.fetcher.api.app import create_app
 
     settings = get_settings()
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.api_host,
+        port=port or settings.api_port,
+        log_level="warning",
+        timeout_graceful_shutdown=5,  # open event streams would otherwise hold shutdown
+    )
+
+
+@app.command()
+def up() -> None:
+    """Run everything on this machine (stack, scheduler, both services, API and UI) until Ctrl-C."""
+    settings = _with_session_token(get_settings())
     with local_stack(settings, say) as live:
-        supervisor = start_system(live, say, scheduler=True)
-        stop = threading.Event()
-        try:
-            wait_for_workers(live)
-            say(
-                f"running: Redis {redact(live.redis_url)}, MongoDB {redact(live.mongodb_url)}; Ctrl-C stops everything"
-            )
-            supervisor.watch(stop)
-        except KeyboardInterrupt:
-            say("stopping (in-flight messages finish first)")
-        finally:
-            stop.set()
-            supervisor.stop()
+        _serve(live, scheduler=True)
+
+
+def _with_session_token(settings: Settings) -> Settings:
+    """Settings with an API token: the configured one, or one made for this session."""
+    if settings.api_token is not None:
+        return settings
+    return settings.model_copy(update={"api_token": SecretStr(secrets.token_urlsafe(18))})
+
+
+def _serve(live: Settings, *, scheduler: bool, first: Callable[[], None] | None = None) -> None:
+    """Run workers, API (and scheduler) as supervised children until Ctrl-C or SIGTERM."""
+    from .local import start_system, wait_for_workers
+
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` stops it as cleanly as Ctrl-C
+    supervisor = start_system(live, say, scheduler=scheduler, api=True)
+    stop = threading.Event()
+    try:
+        wait_for_workers(live)
+        if first is not None:
+            first()
+        say(
+            f"running: Redis {redact(live.redis_url)}, MongoDB {redact(live.mongodb_url)}; Ctrl-C stops everything"
+        )
+        typer.echo(f"Admin UI: {ui_url(live)}")  # plain: never wrapped or styled
+        supervisor.watch(stop)
+    except KeyboardInterrupt:
+        say("stopping (in-flight messages finish first)")
+    finally:
+        stop.set()
+        supervisor.stop()
 
 
 def main() -> None:

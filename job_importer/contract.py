@@ -72,6 +72,7 @@ class Chunk(BaseModel):
     items: list[dict[str, Any]]  # validated item by item by the importer, so one bad item fails alone
 
 
+JOB_ITEM = TypeAdapter(JobItem)
 JOB_ITEMS = TypeAdapter(list[JobItem])
 
 #: The fields that make up an item's content: a change in any of them is an update.
@@ -95,16 +96,13 @@ def job_id(source: str, guid: str) -> str:
 
 
 def content_hash(fields: dict[str, Any]) -> str:
-    """A cheap, stable fingerprint of an item's content (blake2b, 128 bits)."""
-    digest = hashlib.blake2b(digest_size=16)
+    """A cheap, stable fingerprint of an item's content (blake2b, 128 bits, over one string)."""
+    parts = []
     for name in HASHED_FIELDS:
         value = fields.get(name)
         if isinstance(value, datetime):
             value = value.isoformat()
-        digest.update(name.encode())
-        digest.update(b"\x00")
-        digest.update(("" if value is None else str(value)).encode("utf-8", "surrogatepass"))
-        digest.update(b"\x01")
-    for key in sorted(fields.get("extra") or {}):
-        digest.update(f"extra.{key}\x00{fields['extra'][key]}\x01".encode("utf-8", "surrogatepass"))
-    return digest.hexdigest()
+        parts.append(f"{name}\x00{'' if value is None else value}\x01")
+    extra = fields.get("extra") or {}
+    parts.extend(f"extra.{key}\x00{extra[key]}\x01" for key in sorted(extra))
+    return hashlib.blake2b("".join(parts).encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()

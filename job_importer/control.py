@@ -13,6 +13,7 @@ import os
 import socket
 import threading
 from collections.abc import Iterable
+from contextlib import suppress
 from typing import Any, cast
 
 import redis
@@ -68,20 +69,29 @@ class WorkerControl(Middleware):
     def __init__(self, settings: Settings) -> None:
         self.namespace = settings.queue_namespace
         self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._presence: list[str] = []
 
     def after_worker_boot(self, broker: Any, worker: Any) -> None:
         consumed = set(worker.consumer_whitelist or broker.get_declared_queues())
-        thread = threading.Thread(
+        me = f"{socket.gethostname()}-{os.getpid()}"
+        self._presence = [presence_key(self.namespace, queue, me) for queue in consumed]
+        self._thread = threading.Thread(
             target=self._watch, args=(broker, worker, consumed), daemon=True, name="worker-control"
         )
-        thread.start()
+        self._thread.start()
 
     def before_worker_shutdown(self, broker: Any, worker: Any) -> None:
+        """Stop announcing, and withdraw at once: a stopped worker must not look alive for seconds."""
         self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        if self._presence:
+            with suppress(redis.RedisError):
+                broker.client.delete(*self._presence)
 
     def _watch(self, broker: Any, worker: Any, consumed: set[str]) -> None:
         paused = False
-        me = f"{socket.gethostname()}-{os.getpid()}"
         while True:
             try:
                 want = bool(consumed & paused_queues(broker.client, self.namespace))
@@ -96,9 +106,8 @@ class WorkerControl(Middleware):
             paused = want
             try:
                 with broker.client.pipeline(transaction=False) as pipe:
-                    for queue in consumed:
-                        state = "paused" if paused else "running"
-                        pipe.set(presence_key(self.namespace, queue, me), state, ex=PRESENCE_TTL_S)
+                    for key in self._presence:
+                        pipe.set(key, "paused" if paused else "running", ex=PRESENCE_TTL_S)
                     pipe.execute()
             except redis.RedisError:
                 pass

@@ -222,7 +222,7 @@ def account(settings: Settings, store: Store, message: dramatiq.Message[Any], re
             store, run_id, seq, items, reason, failures_cap=settings.run_failures_cap, attempt=attempt
         )
     elif message.actor_name == FETCH_ACTOR:
-        history.fail_run(store, run_id, f"fetch dead-lettered: {reason}", fetch_dead=True)
+        history.fail_run(store, run_id, f"fetch dead-lettered: {reason}")
 
 
 def reconcile_dead_letters(settings: Settings, store: Store, broker: RedisBroker) -> int:

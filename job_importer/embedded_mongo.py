@@ -30,12 +30,10 @@ def _look_up_ids_directly(engine_class: Any) -> None:
         for node in query_plan.clauses if isinstance(query_plan, AndCondition) else (query_plan,):
             if isinstance(node, EqualsCondition) and node.field == "_id" and isinstance(node.value, str):
                 return (node.value,)
-            if (
-                isinstance(node, InCondition)
-                and node.field == "_id"
-                and all(isinstance(v, str) for v in node.values)
-            ):
-                return node.values
+            if isinstance(node, InCondition) and node.field == "_id":
+                values = tuple(value for value in node.values if isinstance(value, str))
+                if len(values) == len(node.values):
+                    return values
         return None
 
     def candidates(self: Any, coll: Any, query_plan: Any, **options: Any) -> Any:

@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 from pymongo import DESCENDING, ReturnDocument
 
+from . import metrics
 from .db import Store
 from .redact import redact
 from .settings import FeedConfig
@@ -93,12 +94,26 @@ _FRESH_ATTEMPT: dict[str, Any] = {
 }
 
 
-def start_fetch(store: Store, run_id: str) -> dict[str, Any] | None:
-    """Start a fetch attempt (``fetch_attempts`` is its number); None when the run is past fetching."""
+def start_fetch(store: Store, run_id: str, *, reopen_failed: bool = False) -> dict[str, Any] | None:
+    """Start a fetch attempt (``fetch_attempts`` is its number); None when the run is past fetching
+    (a redelivered fetch).
+
+    ``reopen_failed`` (a fetch requeued from the dead letters) also restarts a run that failed
+    before it sent any chunk.
+    """
+    may_start: dict[str, Any] = {"status": {"$in": ["queued", "fetching"]}}
+    if reopen_failed:
+        may_start = {"$or": [may_start, {"status": "failed", "chunks_total": None}]}
     return store.runs.find_one_and_update(
-        {"_id": run_id, "status": {"$in": ["queued", "fetching"]}},
+        {"_id": run_id, **may_start},
         {
-            "$set": {"status": "fetching", **_FRESH_ATTEMPT},
+            "$set": {
+                "status": "fetching",
+                "error": None,
+                "finished_at": None,
+                "duration_ms": None,
+                **_FRESH_ATTEMPT,
+            },
             "$min": {"started_at": now()},
             "$inc": {"fetch_attempts": 1},
         },
@@ -131,7 +146,7 @@ def finish_fetch(
     Only the current attempt may finish the fetch: a stale one (a worker that froze and came back
     after its message was redelivered) must not set counts that the chunks it sent won't meet.
     """
-    store.runs.update_one(
+    doc = store.runs.find_one_and_update(
         {"_id": run_id, "status": {"$in": ["queued", "fetching"]}, **_attempt_filter(attempt)},
         {
             "$set": {
@@ -146,17 +161,17 @@ def finish_fetch(
             "$inc": {"failed": len(failures)},
             "$push": {"failures": {"$each": failures[:failures_cap], "$slice": failures_cap}},
         },
+        return_document=ReturnDocument.AFTER,
+        projection=_COMPLETION_FIELDS,
     )
-    complete_if_done(store, run_id)
+    if doc is None:
+        complete_if_done(store, run_id)
+    else:
+        _complete(store, doc)  # all chunks may be written already (or there were none)
 
 
-def fail_run(
-    store: Store, run_id: str, reason: str, http_status: int | None = None, *, fetch_dead: bool = False
-) -> None:
-    """A feed-level failure: nothing was imported from this run.
-
-    ``fetch_dead`` marks a run whose fetch message was dead-lettered: requeueing it reopens the run.
-    """
+def fail_run(store: Store, run_id: str, reason: str, http_status: int | None = None) -> None:
+    """A feed-level failure: nothing was imported from this run."""
     finished = now()
     doc = store.runs.find_one_and_update(
         {"_id": run_id, "status": {"$in": ["queued", "fetching"]}},
@@ -166,31 +181,13 @@ def fail_run(
                 "error": redact(reason),
                 "http_status": http_status,
                 "finished_at": finished,
-                "fetch_dead": fetch_dead,
             }
         },
         return_document=ReturnDocument.AFTER,
-        projection={"started_at": 1, "created_at": 1},
+        projection={"started_at": 1, "created_at": 1, "feed_url": 1},
     )
     if doc:
-        _set_duration(store, doc, finished)
-
-
-def reopen_dead_fetch(store: Store, run_id: str) -> bool:
-    """Queue a run again whose fetch died in the dead-letter queue and was requeued from it."""
-    result = store.runs.update_one(
-        {"_id": run_id, "status": "failed", "fetch_dead": True},
-        {
-            "$set": {
-                "status": "queued",
-                "error": None,
-                "finished_at": None,
-                "duration_ms": None,
-                "fetch_dead": False,
-            }
-        },
-    )
-    return bool(result.modified_count)
+        metrics.run_finished(doc.get("feed_url"), "failed", _set_duration(store, doc, finished))
 
 
 def record_chunk(
@@ -272,7 +269,9 @@ def record_dead_chunk(
     return True
 
 
-_COMPLETION_FIELDS = {"status": 1, "chunks_total": 1, "chunks_accounted": 1, "started_at": 1, "created_at": 1}
+_COMPLETION_FIELDS = {
+    "status": 1, "chunks_total": 1, "chunks_accounted": 1, "started_at": 1, "created_at": 1, "feed_url": 1,
+}  # fmt: skip
 
 
 def complete_if_done(store: Store, run_id: str) -> None:
@@ -286,19 +285,24 @@ def _complete(store: Store, doc: Mapping[str, Any]) -> None:
     if doc.get("status") != "importing" or total is None or doc.get("chunks_accounted", 0) < total:
         return
     finished = now()
-    result = store.runs.update_one(
-        {"_id": doc["_id"], "status": "importing"},
-        {"$set": {"status": "completed", "finished_at": finished}},
-    )
-    if result.modified_count:
-        _set_duration(store, doc, finished)
-
-
-def _set_duration(store: Store, doc: Mapping[str, Any], finished: datetime) -> None:
     started = doc.get("started_at") or doc.get("created_at")
-    if started is not None:
-        duration = int((finished - started).total_seconds() * 1000)
-        store.runs.update_one({"_id": doc["_id"]}, {"$set": {"duration_ms": duration}})
+    duration_s = (finished - started).total_seconds() if started is not None else None
+    done: dict[str, Any] = {"status": "completed", "finished_at": finished}
+    if duration_s is not None:
+        done["duration_ms"] = int(duration_s * 1000)
+    result = store.runs.update_one({"_id": doc["_id"], "status": "importing"}, {"$set": done})
+    if result.modified_count:
+        metrics.run_finished(doc.get("feed_url"), "completed", duration_s)
+
+
+def _set_duration(store: Store, doc: Mapping[str, Any], finished: datetime) -> float | None:
+    """Store the run's duration; returns it in seconds."""
+    started = doc.get("started_at") or doc.get("created_at")
+    if started is None:
+        return None
+    duration = int((finished - started).total_seconds() * 1000)
+    store.runs.update_one({"_id": doc["_id"]}, {"$set": {"duration_ms": duration}})
+    return duration / 1000
 
 
 # Reading ------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from .control import live_workers
 from .devstack import Say, child_env
 from .settings import Settings
 from .supervisor import Supervisor
-from .workers import worker_argv, worker_queue
+from .workers import Service, worker_argv, worker_env, worker_queue
 
 WORKERS_READY_TIMEOUT_S = 90.0
 
@@ -29,13 +29,18 @@ def workers_alive(settings: Settings) -> bool:
     )
 
 
-def start_system(settings: Settings, say: Say, *, scheduler: bool, log_dir: Path | None = None) -> Supervisor:
-    """Start both services' workers (and the scheduler) as supervised children."""
+def start_system(
+    settings: Settings, say: Say, *, scheduler: bool, api: bool = False, log_dir: Path | None = None
+) -> Supervisor:
+    """Start both services' workers (and the scheduler, and the API) as supervised children."""
     supervisor = Supervisor(child_env(settings), say, log_dir)
-    supervisor.start("fetcher", worker_argv("fetcher", settings))
-    supervisor.start("importer", worker_argv("importer", settings))
+    services: tuple[Service, ...] = ("fetcher", "importer")
+    for service in services:
+        supervisor.start(service, worker_argv(service, settings), worker_env(service, settings))
     if scheduler:
         supervisor.start("scheduler", [sys.executable, "-m", "job_importer", "schedule"])
+    if api:
+        supervisor.start("api", [sys.executable, "-m", "job_importer", "api"])
     return supervisor
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, cast
 
+import dramatiq
 import redis
 
 from .control import paused_queues
@@ -48,3 +50,13 @@ def queue_stats(client: redis.Redis, settings: Settings) -> list[QueueStats]:
             )
         )
     return stats
+
+
+def oldest_ready_age_s(client: redis.Redis, namespace: str, queue: str) -> float:
+    """Seconds since the message at the head of the queue was first enqueued; 0 when it is empty."""
+    head = client.lindex(f"{namespace}:{queue}", 0)
+    raw = client.hget(f"{namespace}:{queue}.msgs", cast(bytes, head)) if head is not None else None
+    if raw is None:
+        return 0.0
+    message = dramatiq.Message.decode(cast(bytes, raw))
+    return max(0.0, time.time() - message.message_timestamp / 1000)

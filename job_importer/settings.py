@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -39,7 +39,7 @@ def source_for_url(url: str) -> str:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_ignore_empty=True)
 
     # Connections. When these are not set and nothing answers at the defaults, `job-importer up`,
     # `demo` and the scripts start a private redis-server and the embedded MongoDB stand-in there.
@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     worker_flush_ms: int = Field(1000, ge=0)  # longest a partial chunk waits before it is sent
     worker_rate_limit_max: int = Field(100, ge=0)  # chunk writes per window, all importers; 0 = off
     worker_rate_limit_duration_ms: int = Field(1000, ge=1)
-    chunk_max_bytes: int = Field(256 * 1024, ge=16 * 1024, le=900 * 1024)
+    chunk_max_bytes: int = Field(512 * 1024, ge=16 * 1024, le=900 * 1024)  # room for 100 items of ~4 KB
 
     # Retries of a failed message: attempts after the first, backoff base (1 s, 2 s, 4 s, ...).
     import_max_retries: int = Field(3, ge=0)
@@ -85,6 +85,7 @@ class Settings(BaseSettings):
     fetch_total_timeout_s: float = 120.0
     fetch_max_bytes: int = Field(50 * 1024 * 1024, ge=1024)
     fetch_max_redirects: int = Field(5, ge=0)
+    fast_parse: bool = True  # lxml for well-formed RSS 2.0/Atom (same items); off: feedparser only
     user_agent: str = "job-importer/0.1 (+https://github.com/job-importer)"
 
     # An item id stays "waiting in the queue" for at most this long (guards against lost cleanups).
@@ -100,6 +101,13 @@ class Settings(BaseSettings):
     fetcher_metrics_port: int = 9191
     importer_metrics_port: int = 9192
 
+    # HTTP API and admin UI (`job-importer api`, started by `job-importer up`).
+    api_host: str = "127.0.0.1"  # 0.0.0.0 in a container
+    api_port: int = Field(8000, ge=1, le=65535)
+    api_token: SecretStr | None = None  # Bearer token for mutating endpoints; unset: they are refused
+    api_read_auth: bool = False  # also require the token for read endpoints (and the stream)
+    api_allow_private_feeds: bool = False  # let API-supplied feed URLs reach loopback/private hosts
+
     @field_validator("feeds", mode="before")
     @classmethod
     def _split_feeds(cls, value: object) -> object:
@@ -113,6 +121,9 @@ class Settings(BaseSettings):
         for name, value in self.model_dump(mode="json").items():
             if value is None:
                 continue
+            secret = getattr(self, name)
+            if isinstance(secret, SecretStr):
+                value = secret.get_secret_value()  # dumped as "**********" otherwise
             env[name.upper()] = ",".join(value) if isinstance(value, list) else str(value)
         return env
 

@@ -17,6 +17,7 @@ RESTART_DELAY_S = 2.0
 class Child:
     name: str
     argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)  # on top of the supervisor's
     process: subprocess.Popen[bytes] | None = None
     restarts: int = 0
     last_start: float = field(default=0.0)
@@ -32,21 +33,20 @@ class Supervisor:
         self.children: list[Child] = []
         self._lock = threading.Lock()
 
-    def start(self, name: str, argv: list[str]) -> Child:
-        child = Child(name=name, argv=argv)
+    def start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> Child:
+        child = Child(name=name, argv=argv, env=env or {})
         self._spawn(child)
         self.children.append(child)
         return child
 
     def _spawn(self, child: Child) -> None:
+        env = {**self.env, **child.env}
         if self.log_dir is None:
-            child.process = subprocess.Popen(child.argv, env=self.env)
+            child.process = subprocess.Popen(child.argv, env=env)
         else:
             self.log_dir.mkdir(parents=True, exist_ok=True)
             with open(self.log_dir / f"{child.name}.log", "ab") as log:
-                child.process = subprocess.Popen(
-                    child.argv, env=self.env, stdout=log, stderr=subprocess.STDOUT
-                )
+                child.process = subprocess.Popen(child.argv, env=env, stdout=log, stderr=subprocess.STDOUT)
         child.last_start = time.monotonic()
 
     def watch(self, stop: threading.Event) -> None:

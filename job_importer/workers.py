@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
+import tempfile
 import threading
 from collections.abc import Callable
 from typing import Literal
@@ -55,3 +58,24 @@ class PerProcess[T]:
             if self._value is None:
                 self._value = self._build()
             return self._value
+
+
+def worker_env(service: Service, settings: Settings) -> dict[str, str]:
+    """Environment for one service's worker processes: where and how they export metrics.
+
+    Dramatiq's Prometheus middleware serves ``dramatiq_prom_db`` on ``dramatiq_prom_port``; with
+    ``PROMETHEUS_MULTIPROC_DIR`` pointing at the same fresh directory from the start, our own
+    metrics (job_importer.metrics) are multiprocess values in that registry too.
+    """
+    if not settings.metrics_enabled:
+        return {}
+    port = settings.fetcher_metrics_port if service == "fetcher" else settings.importer_metrics_port
+    # One directory per service and port (only one group can serve a port), emptied at launch.
+    directory = os.path.join(tempfile.gettempdir(), f"job-importer-metrics-{service}-{port}")
+    shutil.rmtree(directory, ignore_errors=True)
+    os.makedirs(directory)
+    return {
+        "dramatiq_prom_port": str(port),
+        "dramatiq_prom_db": directory,
+        "PROMETHEUS_MULTIPROC_DIR": directory,
+    }

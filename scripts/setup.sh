@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Prepares a fresh machine: a Python 3.13 virtualenv with the project and its dev tools,
-# and redis-server (Debian's package) when missing. Safe to run again; quick when done before.
+# and redis-server (Debian's package) when missing; with --test also what only the tests need
+# (Debian's chromium, feedparser's test corpus). Safe to run again; quick when done before.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,3 +41,19 @@ if ! command -v redis-server >/dev/null 2>&1; then
     say "redis-server is missing; install Redis 7 (the tests start their own redis-server)"; exit 1
   fi
 fi
+
+[ "${1:-}" = "--test" ] || exit 0
+# What only the tests need.
+
+# The browser tests drive Debian's chromium through Playwright (never a downloaded browser).
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "installing chromium (Debian package) for the browser tests"
+    apt-get -o DPkg::Lock::Timeout=600 update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq chromium >/dev/null
+  else
+    say "chromium is missing; install Debian's chromium package for the browser tests"; exit 1
+  fi
+fi
+
+# Test data: feedparser's corpus, against which the fast parse path is checked.
+./scripts/feedparser-corpus.sh

@@ -3,7 +3,8 @@
 # The tests start their own redis-server and MongoDB stand-in (or use MONGODB_URL when set).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/setup.sh
+./scripts/setup.sh --test
+./scripts/install-tools.sh # helm, promtool, prometheus for tests/deploy
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy

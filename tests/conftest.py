@@ -30,7 +30,7 @@ from job_importer.db import Store, ensure_indexes, get_store
 from job_importer.devstack import start_embedded_mongo, start_redis
 from job_importer.feedserver import FeedServer
 from job_importer.settings import FeedConfig, Settings
-from job_importer.workers import Service, worker_argv, worker_queue
+from job_importer.workers import Service, worker_argv, worker_env, worker_queue
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 
@@ -78,8 +78,13 @@ def mongodb_url() -> Iterator[str]:
 @pytest.fixture
 def settings(redis_url: str, mongodb_url: str) -> Settings:
     """Settings isolated to this test, tuned so retries and redelivery happen in test time."""
+    return make_settings(redis_url, mongodb_url)
+
+
+def make_settings(redis_url: str, mongodb_url: str, **overrides: Any) -> Settings:
+    """Settings with a fresh Redis namespace and MongoDB database, tuned for test time."""
     tag = uuid.uuid4().hex[:10]
-    return Settings(
+    defaults: dict[str, Any] = dict(
         redis_url=redis_url,
         mongodb_url=mongodb_url,
         mongodb_db=f"test_{tag}",
@@ -99,6 +104,7 @@ def settings(redis_url: str, mongodb_url: str) -> Settings:
         worker_rate_limit_max=0,
         metrics_enabled=False,
     )
+    return Settings(**{**defaults, **overrides})
 
 
 @pytest.fixture
@@ -145,7 +151,7 @@ class Workers:
         with open(log_path, "wb") as log:  # the child keeps its own copy of the descriptor
             process = subprocess.Popen(
                 worker_argv(service, settings),
-                env={**os.environ, **settings.as_env()},
+                env={**os.environ, **settings.as_env(), **worker_env(service, settings)},
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # so kill() reaches Dramatiq's forked worker processes too

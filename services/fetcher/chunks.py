@@ -1,13 +1,15 @@
-"""Packing items into importer chunks: at most N items and B bytes of JSON per message."""
+"""Packing items into importer chunks: at most N items and B bytes of JSON per message.
+
+Each item is encoded to JSON once, here; the message embeds those bytes as they are
+(:func:`job_importer.broker.chunk_message`), so the size measured is the size sent.
+"""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
-from typing import Any
 
-from job_importer.contract import JobItem
+from job_importer.contract import JOB_ITEM, JobItem
 
 #: Room left in a message for the chunk's envelope and Dramatiq's own fields.
 ENVELOPE_BYTES = 2048
@@ -24,33 +26,33 @@ class Chunker:
         self.max_items = max_items
         self.max_bytes = max_bytes - ENVELOPE_BYTES
         self.flush_s = flush_ms / 1000
-        self._items: list[dict[str, Any]] = []
+        self._items: list[tuple[JobItem, bytes]] = []
         self._bytes = 0
         self._started = 0.0
 
-    def add(self, item: JobItem) -> Iterator[list[dict[str, Any]]]:
-        """Add one item; yields the chunks that are ready (zero, one, or two).
+    def add(self, item: JobItem) -> Iterator[list[tuple[JobItem, bytes]]]:
+        """Add one item; yields the chunks that are ready (zero, one, or two), as (item, JSON) pairs.
 
         Raises ItemTooLarge (before yielding anything) for an item that can't fit any message.
         """
-        data = item.model_dump(mode="json")
-        size = len(json.dumps(data, ensure_ascii=False).encode()) + 1
+        data = JOB_ITEM.dump_json(item)
+        size = len(data) + 1  # and a comma
         if size > self.max_bytes:
             raise ItemTooLarge(f"item is {size:,} bytes as JSON; a chunk holds at most {self.max_bytes:,}")
         if self._items and self._bytes + size > self.max_bytes:
             yield self._take()
         if not self._items:
             self._started = time.monotonic()
-        self._items.append(data)
+        self._items.append((item, data))
         self._bytes += size
         overdue = self.flush_s > 0 and time.monotonic() - self._started >= self.flush_s
         if len(self._items) >= self.max_items or overdue:
             yield self._take()
 
-    def flush(self) -> Iterator[list[dict[str, Any]]]:
+    def flush(self) -> Iterator[list[tuple[JobItem, bytes]]]:
         if self._items:
             yield self._take()
 
-    def _take(self) -> list[dict[str, Any]]:
+    def _take(self) -> list[tuple[JobItem, bytes]]:
         items, self._items, self._bytes = self._items, [], 0
         return items

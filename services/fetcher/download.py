@@ -10,6 +10,7 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
+from job_importer.netguard import BlockedURL
 from job_importer.settings import Settings
 
 #: Status codes worth another try later.
@@ -101,6 +102,8 @@ def download(
                 validators=Validators(response.headers.get("ETag"), response.headers.get("Last-Modified")),
                 final_url=str(response.url),
             )
+    except BlockedURL as exc:  # from the request hook of runs started through the API
+        raise FetchError(f"blocked: {exc}", kind="blocked", transient=False) from None
     except httpx.TooManyRedirects:
         raise FetchError(
             f"more than {client.max_redirects} redirects", kind="redirects", transient=False

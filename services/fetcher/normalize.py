@@ -25,6 +25,7 @@ from .parse import RawEntry
 
 # C0 controls except tab/newline/carriage return, DEL, C1 controls, lone surrogates, non-characters.
 _UNSAFE_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+_UNSAFE_ASCII = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])  # its ASCII part
 # Keys of `extra` become MongoDB field names: no "$" prefixes, no "." paths.
 _UNSAFE_KEY_CHARS = re.compile(f"[^{EXTRA_KEY_CHARS}]")
 RAW_EXCERPT = 500
@@ -39,6 +40,12 @@ class Normalized:
 
 def clean(value: str) -> str:
     """Text without control characters or surrogates, trimmed."""
+    if value.isascii():  # most text: the same removal as bytes, many times faster than the regex
+        raw = value.encode("ascii")
+        kept = raw.translate(None, _UNSAFE_ASCII)
+        if len(kept) != len(raw):
+            value = kept.decode("ascii")
+        return value.strip()
     return _UNSAFE_CHARS.sub("", value).strip()
 
 

@@ -1,18 +1,25 @@
 """Parsing feed bytes into parser-neutral entries.
 
-feedparser is the format-robust path (RSS 0.9x/1.0/2.0, Atom, broken XML). Every parser yields
-:class:`RawEntry` values; normalisation works on those only, so a faster parser can slot in.
+feedparser is the format-robust path (RSS 0.9x/1.0/2.0, Atom, broken XML); the fast path
+(:mod:`.fastparse`, lxml) reads well-formed RSS 2.0 and Atom to the same result, many times
+faster. :func:`parse_feed` chooses. Every parser yields :class:`RawEntry` values; normalisation
+works on those only.
 """
 
 from __future__ import annotations
 
 import calendar
+import logging
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import feedparser
 from feedparser.namespaces._base import Namespace
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -69,10 +76,25 @@ _CONSUMED = frozenset(
 )  # fmt: skip
 
 
+def parse_feed(body: bytes, *, fast: bool = True) -> ParsedFeed:
+    """The fast path when it is sure to read the feed as feedparser would, feedparser otherwise."""
+    if fast:
+        from .fastparse import parse_fast  # it builds on this module's types
+
+        try:
+            parsed = parse_fast(body)
+        except Exception:  # a bug there must cost speed, never the feed
+            log.exception("the fast parse path failed; parsing with feedparser instead")
+            parsed = None
+        if parsed is not None:
+            return parsed
+    return parse_with_feedparser(body)
+
+
 def parse_with_feedparser(body: bytes) -> ParsedFeed:
     """Parse any RSS/Atom variant. Raises FeedParseError when nothing feed-like is found."""
     parsed = feedparser.parse(body, sanitize_html=False, resolve_relative_uris=False)
-    entries = [_raw_entry(entry) for entry in parsed.entries]
+    entries = [raw_entry(entry) for entry in parsed.entries]
     if not parsed.get("version") and not entries:
         raise FeedParseError(_why_not_a_feed(body, parsed))
     warning = None
@@ -83,23 +105,30 @@ def parse_with_feedparser(body: bytes) -> ParsedFeed:
     return ParsedFeed(entries=entries, format=parsed.get("version") or "unknown", warning=warning)
 
 
-def _raw_entry(entry: Any) -> RawEntry:
-    content = entry.get("content") or []
-    media = entry.get("media_content") or entry.get("media_thumbnail") or []
-    published = entry.get("published_parsed") or entry.get("updated_parsed")
+def raw_entry(entry: Mapping[str, Any]) -> RawEntry:
+    """A RawEntry from a feedparser entry, or from the fast path's dict of the same shape (whose
+    dates are datetimes already)."""
+    get = entry.get
+    content = get("content")
+    media = get("media_content") or get("media_thumbnail")
+    published = get("published_parsed") or get("updated_parsed")
+    if isinstance(published, time.struct_time):
+        published = datetime.fromtimestamp(calendar.timegm(published), UTC)
+    elif not isinstance(published, datetime):
+        published = None  # e.g. the text of a stray <published_parsed> element
     return RawEntry(
-        guid=_text(entry.get("rss_guid")),
-        link=_text(entry.get("link")),
-        id=_text(entry.get("id")),
-        title=_text(entry.get("title")),
-        description=_text(entry.get("summary")),
+        guid=_text(get("rss_guid")),
+        link=_text(get("link")),
+        id=_text(get("id")),
+        title=_text(get("title")),
+        description=_text(get("summary")),
         content=_text(content[0].get("value")) if content else "",
-        published=datetime.fromtimestamp(calendar.timegm(published), UTC) if published else None,
+        published=published,
         image_url=_text(media[0].get("url")) if media else "",
-        company=_text(entry.get("job_listing_company")),
-        location=_text(entry.get("job_listing_location")),
-        job_type=_text(entry.get("job_listing_job_type")),
-        categories=[_text(tag.get("term")) for tag in entry.get("tags") or [] if tag.get("term")],
+        company=_text(get("job_listing_company")),
+        location=_text(get("job_listing_location")),
+        job_type=_text(get("job_listing_job_type")),
+        categories=[_text(tag.get("term")) for tag in get("tags") or () if tag.get("term")],
         extra={
             key: value
             for key, value in entry.items()

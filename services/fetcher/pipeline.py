@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import httpx
 from dramatiq.brokers.redis import RedisBroker
 
-from job_importer import failed_items, history
+from job_importer import failed_items, history, metrics
 from job_importer.broker import chunk_message
-from job_importer.contract import Chunk, JobItem
+from job_importer.contract import JobItem
 from job_importer.db import Store
 from job_importer.failed_items import ItemFailure
 from job_importer.pending import PendingItems
@@ -19,7 +20,7 @@ from job_importer.settings import FeedConfig, Settings
 from .chunks import Chunker, ItemTooLarge
 from .download import FetchError, Validators, download
 from .normalize import normalize
-from .parse import FeedParseError, parse_with_feedparser
+from .parse import FeedParseError, parse_feed
 
 
 class RetryLater(Exception):
@@ -39,21 +40,21 @@ class FetcherContext:
     broker: RedisBroker
     pending: PendingItems
     http: httpx.Client
+    guarded_http: httpx.Client  # for runs started through the API: checks every address (SSRF)
 
 
 def run_fetch(
     ctx: FetcherContext, run_id: str, feed: FeedConfig, *, last_attempt: bool, from_dead_letter: bool = False
 ) -> None:
     """Carry one run from queued to importing (or failed). Safe to repeat for the same run."""
-    if from_dead_letter:
-        history.reopen_dead_fetch(ctx.store, run_id)  # its run was failed when the fetch died
-    started = history.start_fetch(ctx.store, run_id)
-    if started is None:
+    attempt_doc = history.start_fetch(ctx.store, run_id, reopen_failed=from_dead_letter)
+    if attempt_doc is None:
         # A redelivered message for a run that got past fetching already; the earlier delivery may
         # have died between finishing the fetch and completing the run.
         history.complete_if_done(ctx.store, run_id)
         return
-    attempt = int(started["fetch_attempts"])
+    attempt = int(attempt_doc["fetch_attempts"])
+    started = time.monotonic()
     try:
         downloaded = download(
             ctx.http,
@@ -63,19 +64,23 @@ def run_fetch(
             total_timeout_s=ctx.settings.fetch_total_timeout_s,
         )
     except FetchError as exc:
+        metrics.feed_fetched(feed.url, metrics.fetch_result(exc.kind, exc.http_status), started)
         _handle_fetch_error(ctx, run_id, exc, last_attempt=last_attempt)
         return
     if downloaded.not_modified:
+        metrics.feed_fetched(feed.url, "not_modified", started)
         history.finish_fetch(
             ctx.store, run_id, http_status=304, fetched=0, duplicates=0, failures=[], chunks_total=0,
             failures_cap=ctx.settings.run_failures_cap, attempt=attempt, not_modified=True,
         )  # fmt: skip
         return
     try:
-        parsed = parse_with_feedparser(downloaded.body)
+        parsed = parse_feed(downloaded.body, fast=ctx.settings.fast_parse)
     except FeedParseError as exc:
+        metrics.feed_fetched(feed.url, "parse_error", started)
         history.fail_run(ctx.store, run_id, f"unreadable feed: {exc}", downloaded.status)
         return
+    metrics.feed_fetched(feed.url, "ok", started)
     normalized = normalize(parsed.entries, feed)
     failures = list(normalized.failures)
     sent = _send_chunks(ctx, run_id, attempt, feed, normalized.items, failures)
@@ -92,6 +97,9 @@ def run_fetch(
         failures_cap=ctx.settings.run_failures_cap,
         attempt=attempt,
         warning=parsed.warning,
+    )
+    metrics.count_items(
+        feed.url, {"duplicate": normalized.duplicates + sent.duplicates, "failed": len(failures)}
     )
 
 
@@ -113,14 +121,14 @@ def _send_chunks(
     chunker = Chunker(settings.worker_batch_size, settings.chunk_max_bytes, settings.worker_flush_ms)
     fetched_at = history.now()
     sent = _Sent()
-    by_id = {item.id: item for item in items}
 
-    def send(batch: list[dict[str, object]]) -> None:
-        waiting = ctx.pending.claim([by_id[str(data["id"])] for data in batch], run_id)
-        fresh = [data for data, duplicate in zip(batch, waiting, strict=True) if not duplicate]
+    def send(batch: list[tuple[JobItem, bytes]]) -> None:
+        waiting = ctx.pending.claim([item for item, _ in batch], run_id)
+        fresh = [data for (_, data), duplicate in zip(batch, waiting, strict=True) if not duplicate]
         sent.duplicates += len(batch) - len(fresh)
         if fresh:
-            chunk = Chunk(
+            message = chunk_message(
+                settings,
                 run_id=run_id,
                 attempt=attempt,
                 seq=sent.chunks,
@@ -128,7 +136,7 @@ def _send_chunks(
                 fetched_at=fetched_at,
                 items=fresh,
             )
-            ctx.broker.enqueue(chunk_message(settings, chunk))
+            ctx.broker.enqueue(message)
             sent.chunks += 1
 
     for position, item in enumerate(items):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,25 +22,37 @@ class Started:
     run_ids: list[str]
 
 
-def fetch_message(settings: Settings, run_id: str, feed: FeedConfig) -> dramatiq.Message[Any]:
+def fetch_message(
+    settings: Settings, run_id: str, feed: FeedConfig, *, guarded: bool = False
+) -> dramatiq.Message[Any]:
+    """``guarded``: the URL came from a caller of the API, so the fetcher checks every address it reaches."""
     return dramatiq.Message(
         queue_name=settings.fetch_queue,
         actor_name=FETCH_ACTOR,
         args=(run_id, feed.model_dump()),
-        kwargs={},
+        kwargs={"guarded": True} if guarded else {},
         options={"max_retries": settings.fetch_max_retries},
     )
 
 
 def start_import(
-    settings: Settings, store: Store, broker: RedisBroker, feeds: Sequence[FeedConfig], trigger: Trigger
+    settings: Settings,
+    store: Store,
+    broker: RedisBroker,
+    feeds: Sequence[FeedConfig],
+    trigger: Trigger,
+    *,
+    guarded: Container[str] = frozenset(),
 ) -> Started:
-    """Create the runs first (so they are visible as queued), then enqueue their fetches."""
+    """Create the runs first (so they are visible as queued), then enqueue their fetches.
+
+    Fetches of the URLs in ``guarded`` go through the SSRF guard (see ``job_importer.netguard``).
+    """
     batch_id = history.new_id("batch-")
     run_ids = history.create_runs(store, feeds, trigger, batch_id)
     for index, (run_id, feed) in enumerate(zip(run_ids, feeds, strict=True)):
         try:
-            broker.enqueue(fetch_message(settings, run_id, feed))
+            broker.enqueue(fetch_message(settings, run_id, feed, guarded=feed.url in guarded))
         except Exception as exc:  # Redis down: no run may stay "queued" forever, this one nor the next
             for unsent in run_ids[index:]:
                 history.fail_run(store, unsent, f"could not enqueue the fetch: {exc}")

@@ -7,7 +7,7 @@ from typing import Any
 import dramatiq
 from dramatiq.middleware import CurrentMessage
 
-from job_importer.broker import build_broker
+from job_importer.broker import worker_broker
 from job_importer.contract import IMPORT_ACTOR
 from job_importer.db import ensure_indexes, get_store
 from job_importer.pending import PendingItems
@@ -20,7 +20,7 @@ from .ratelimit import RateLimiter
 
 install_log_redaction()  # Dramatiq logs failed messages with their arguments: a feed's URL
 settings = get_settings()
-broker = build_broker(settings)
+broker = worker_broker(settings)
 
 
 def _build_context() -> ImporterContext:

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from job_importer import failed_items, history
+from job_importer import failed_items, history, metrics
 from job_importer.contract import JOB_ITEMS, Chunk, JobItem
 from job_importer.db import Store
 from job_importer.failed_items import ItemFailure
@@ -46,7 +46,7 @@ def import_chunk_payload(
     outcome.failures[:0] = invalid
     outcome.counts["failed"] += len(invalid)
     failed_items.record(ctx.store, chunk.run_id, chunk.feed_url, outcome.failures)
-    history.record_chunk(
+    counted = history.record_chunk(
         ctx.store,
         chunk.run_id,
         chunk.seq,
@@ -56,6 +56,8 @@ def import_chunk_payload(
         attempt=chunk.attempt,
         was_dead=len(chunk.items) if from_dead_letter else None,
     )
+    if counted:  # once per chunk, however often it is delivered
+        metrics.count_items(chunk.feed_url, outcome.counts)
     ctx.pending.release([str(data.get("id")) for data in chunk.items if isinstance(data, dict)])
     return outcome
 

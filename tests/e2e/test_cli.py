@@ -13,7 +13,7 @@ from job_importer.settings import Settings
 from tests.conftest import Workers
 
 
-def cli(settings: Settings, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+def cli(settings: Settings, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "job_importer", *args],
         env={**os.environ, **settings.as_env(), "COLUMNS": "200"},

@@ -111,3 +111,29 @@ def test_a_message_that_is_not_a_chunk_is_dead_lettered_at_once_and_can_be_purge
     pending = PendingItems(redis_client, settings.queue_namespace, settings.import_queue, 60)
     assert purge_dead(redis_client, settings.queue_namespace, settings.import_queue, pending) == 1
     assert list_dead(redis_client, settings.queue_namespace, settings.import_queue) == []
+
+
+def test_a_dead_lettered_fetch_requeues_into_a_completed_run(
+    settings, store, broker, redis_client, workers: Workers
+) -> None:
+    dead_mongo = f"mongodb://127.0.0.1:{free_port()}/?directConnection=true"
+    with FeedServer({"/f.xml": jobicy_feed(sample_jobs(15, seed=6))}) as server:
+        feed = FeedConfig(url=server.url("/f.xml"), source="dead-fetch")
+        broken = workers.start("fetcher", mongodb_url=dead_mongo, mongodb_timeout_ms=300, fetch_max_retries=0)
+        workers.start("importer")
+        workers.wait_ready("fetcher")
+        started = start_import(settings, store, broker, [feed], "cli")
+        [dead] = wait_for(lambda: list_dead(redis_client, settings.queue_namespace, settings.fetch_queue), 60)
+        assert dead.run_id == started.run_ids[0] and "ServerSelectionTimeoutError" in dead.reason
+        reconcile_dead_letters(settings, store, broker)
+        [run] = wait_for_runs(store, started.run_ids)
+        assert run["status"] == "failed" and "fetch dead-lettered" in run["error"]
+
+        workers.kill(broken)
+        workers.start("fetcher")
+        assert requeue_dead(broker, settings.queue_namespace, settings.fetch_queue) == 1
+        run = wait_for(
+            lambda: (r := store.runs.find_one({"_id": started.run_ids[0]}))["status"] == "completed" and r, 60
+        )
+    assert (run["new"], run["error"]) == (15, None)
+    assert_adds_up(run)

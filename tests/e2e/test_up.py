@@ -7,33 +7,83 @@ import signal
 import subprocess
 import sys
 
+import httpx
 import psutil
 
 from job_importer.feedserver import FeedServer
 from job_importer.samplefeeds import jobicy_feed, sample_jobs
-from tests.conftest import wait_for
+from tests.conftest import free_port, wait_for
 
 
 def test_up_runs_the_schedule_and_stops_cleanly_on_ctrl_c(settings, store, broker) -> None:
     with FeedServer({"/jobs.xml": jobicy_feed(sample_jobs(20, seed=12))}) as server:
         # A yearly slot: the current one (1 January) is due at start-up, and no other one comes.
         config = settings.model_copy(
-            update={"feeds": [server.url("/jobs.xml")], "schedule_cron": "0 0 1 1 *"}
+            update={"feeds": [server.url("/jobs.xml")], "schedule_cron": "0 0 1 1 *", "api_port": free_port()}
         )
         up = subprocess.Popen(
             [sys.executable, "-m", "job_importer", "up"],
             env={**os.environ, **config.as_env()},
-            stdout=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,
         )
         try:
             run = wait_for(lambda: store.runs.find_one({"trigger": "schedule", "status": "completed"}), 90)
             children = psutil.Process(up.pid).children(recursive=True)
-            assert len(children) >= 3  # scheduler, fetcher and importer (plus Dramatiq's forks)
+            assert len(children) >= 4  # scheduler, fetcher, importer and API (plus Dramatiq's forks)
+            api = f"http://127.0.0.1:{config.api_port}"
+
+            def runs_listed() -> list[dict[str, object]] | None:
+                try:
+                    return list(httpx.get(f"{api}/imports", timeout=5).json()["items"])
+                except httpx.TransportError:
+                    return None  # the API is still starting
+
+            listed = wait_for(runs_listed, 30, what="the API")
+            assert listed[0]["run_id"] == run["_id"]
         finally:
             os.killpg(up.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
             code = up.wait(timeout=90)
     assert run["new"] == 20 and store.jobs.count_documents({}) == 20
     assert code == 0, up.stderr.read().decode() if up.stderr else ""
+    assert up.stdout is not None
+    assert f"Admin UI: http://127.0.0.1:{config.api_port}/ui/#token=" in up.stdout.read().decode()
     assert not [child for child in children if child.is_running() and child.status() != psutil.STATUS_ZOMBIE]
+
+
+def test_demo_serve_imports_then_serves_the_ui_until_sigterm(settings, store, broker, tmp_path) -> None:
+    config = settings.model_copy(update={"api_port": free_port()})
+    output = tmp_path / "stdout.txt"
+    with open(output, "wb") as stdout:
+        demo = subprocess.Popen(
+            [sys.executable, "-m", "job_importer", "demo", "--serve"],
+            env={**os.environ, **config.as_env(), "COLUMNS": "200"},
+            stdout=stdout,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    try:
+        wait_for(lambda: "Admin UI:" in output.read_text(), 120, what="the UI address")
+        text = output.read_text()
+        assert "│ total" in text and "500 │ 496 │" in text  # the demo summary came first
+        api = f"http://127.0.0.1:{config.api_port}"
+        feeds = wait_for(lambda: _get(f"{api}/feeds"), 30, what="the API")
+        assert sorted(feed["source"] for feed in feeds) == [
+            "demo-atom",
+            "demo-highered",
+            "demo-jobicy",
+            "demo-jobicy",
+        ]
+        assert httpx.get(f"{api}/imports", timeout=5).json()["total"] == 4
+    finally:
+        demo.send_signal(signal.SIGTERM)  # not Ctrl-C this time: `kill` must stop it cleanly too
+        code = demo.wait(timeout=90)
+    assert code == 0
+
+
+def _get(url: str) -> object:
+    try:
+        return httpx.get(url, timeout=5).json()
+    except httpx.TransportError:
+        return None  # still starting

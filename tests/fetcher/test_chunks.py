@@ -18,8 +18,13 @@ def item(number: int, description: str = "d") -> JobItem:
 
 
 def chunk_all(chunker: Chunker, items: list[JobItem]) -> list[list[dict[str, object]]]:
-    chunks = [chunk for one in items for chunk in chunker.add(one)]
-    return chunks + list(chunker.flush())
+    """The chunks, each item as its encoded JSON decodes (checking the pairs agree)."""
+    chunks = [chunk for one in items for chunk in chunker.add(one)] + list(chunker.flush())
+    decoded = []
+    for chunk in chunks:
+        assert all(json.loads(data) == item.model_dump(mode="json") for item, data in chunk)
+        decoded.append([json.loads(data) for _, data in chunk])
+    return decoded
 
 
 def test_chunks_hold_at_most_the_batch_size() -> None:

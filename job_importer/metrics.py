@@ -1,0 +1,142 @@
+"""Our Prometheus metrics: every name and label defined here, incremented by one-line hooks.
+
+In the worker services these land in Dramatiq's multiprocess registry: ``workers.worker_env``
+sets ``PROMETHEUS_MULTIPROC_DIR`` before the process starts, so prometheus_client writes them
+to the same files Dramatiq's Prometheus middleware serves on the service's metrics port. The
+API process serves them (mostly empty there) with the queue gauges of :class:`QueueCollector`.
+
+Labels stay bounded: ``feed`` is the feed URL for configured feeds and ``other`` for ad-hoc ones.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator, Mapping
+
+import redis
+from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from .settings import FeedConfig, Settings
+
+OTHER_FEED = "other"
+FETCH_RESULTS = frozenset(
+    {
+        "ok",
+        "not_modified",
+        "http_4xx",
+        "http_5xx",
+        "timeout",
+        "connect",
+        "too_large",
+        "redirects",
+        "parse_error",
+        "other",
+    }
+)
+
+ITEMS = Counter(
+    "job_importer_items",
+    "Feed items by outcome: new, updated, unchanged, duplicate, failed.",
+    ["feed", "outcome"],
+)
+FEED_FETCH_SECONDS = Histogram(
+    "job_importer_feed_fetch_duration_seconds",
+    "Time to download and parse one feed.",
+    ["feed"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+)
+FEED_FETCHES = Counter("job_importer_feed_fetches", "Feed fetch attempts by result.", ["feed", "result"])
+RUN_SECONDS = Histogram(
+    "job_importer_run_duration_seconds",
+    "Time from a run's first fetch attempt to its completion or failure.",
+    ["status"],
+    buckets=(0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600),
+)
+RUNS = Counter("job_importer_runs", "Finished import runs (one per feed) by status.", ["status"])
+LAST_SUCCESS = Gauge(
+    "job_importer_last_success_timestamp_seconds",
+    "When a run of the feed last completed (Unix time).",
+    ["feed"],
+    multiprocess_mode="max",
+)
+CHUNK_WRITE_SECONDS = Histogram(
+    "job_importer_chunk_write_duration_seconds",
+    "Time to write one chunk to MongoDB (one find and one bulk write).",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+
+_configured: frozenset[str] = frozenset()
+
+
+def configure_feeds(feeds: Iterable[FeedConfig]) -> None:
+    """Name the configured feeds: they get their own ``feed`` label value, the rest share ``other``."""
+    global _configured
+    _configured = frozenset(feed.url for feed in feeds)
+
+
+def feed_label(url: str | None) -> str:
+    return url if url in _configured else OTHER_FEED
+
+
+def count_items(feed_url: str, counts: Mapping[str, int]) -> None:
+    feed = feed_label(feed_url)
+    for outcome, count in counts.items():
+        if count:
+            ITEMS.labels(feed, outcome).inc(count)
+
+
+def fetch_result(kind: str, http_status: int | None = None) -> str:
+    """The ``result`` label of a failed fetch, from the fetcher's error kind."""
+    if kind == "http" and http_status is not None:
+        return "http_5xx" if http_status >= 500 else "http_4xx" if http_status >= 400 else OTHER_FEED
+    return kind if kind in FETCH_RESULTS else OTHER_FEED
+
+
+def feed_fetched(feed_url: str, result: str, started: float) -> None:
+    """One fetch attempt ended with ``result``; ``started`` is its ``time.monotonic()``."""
+    feed = feed_label(feed_url)
+    FEED_FETCH_SECONDS.labels(feed).observe(time.monotonic() - started)
+    FEED_FETCHES.labels(feed, result).inc()
+
+
+def run_finished(feed_url: str | None, status: str, duration_s: float | None) -> None:
+    RUNS.labels(status).inc()
+    if duration_s is not None:
+        RUN_SECONDS.labels(status).observe(duration_s)
+    if status == "completed":
+        LAST_SUCCESS.labels(feed_label(feed_url)).set(time.time())
+
+
+class QueueCollector(Collector):
+    """Queue depth per queue and state, and the age of the oldest ready message, read at scrape time."""
+
+    def __init__(self, client: redis.Redis, settings: Settings) -> None:
+        self.client = client
+        self.settings = settings
+
+    def describe(self) -> list[Metric]:
+        return []  # nothing to read from Redis when the collector is registered
+
+    def collect(self) -> Iterator[Metric]:
+        from .queues import oldest_ready_age_s, queue_stats  # queues -> deadletters -> history -> here
+
+        messages = GaugeMetricFamily(
+            "job_importer_queue_messages",
+            "Messages per queue and state: ready, delayed (incl. retrying), in_progress, dead.",
+            labels=["queue", "state"],
+        )
+        oldest = GaugeMetricFamily(
+            "job_importer_queue_oldest_message_age_seconds",
+            "Age of the message at the head of the queue (0 when empty).",
+            labels=["queue"],
+        )
+        for stat in queue_stats(self.client, self.settings):
+            for state in ("ready", "delayed", "in_progress", "dead"):
+                messages.add_metric([stat.queue, state], getattr(stat, state))
+            oldest.add_metric(
+                [stat.queue], oldest_ready_age_s(self.client, self.settings.queue_namespace, stat.queue)
+            )
+        yield messages
+        yield oldest

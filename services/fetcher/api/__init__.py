@@ -1,0 +1,1 @@
+"""The fetcher service's HTTP API and admin UI (FastAPI)."""

@@ -1,0 +1,73 @@
+"""The HTTP API and admin UI of the fetcher service. Run with `job-importer api`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib import resources
+
+import redis
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CollectorRegistry
+from pymongo.errors import PyMongoError
+
+from job_importer import metrics
+from job_importer.broker import build_broker
+from job_importer.db import ensure_indexes, get_store
+from job_importer.settings import Settings
+
+from . import failed, health, imports, jobs, queues
+from .deps import ApiContext
+from .models import errors
+
+log = logging.getLogger(__name__)
+STATIC = resources.files(__package__).joinpath("static")
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The application for these settings: API routes, /ui/ (the admin UI) and /metrics."""
+    broker = build_broker(settings)
+    queue_registry = CollectorRegistry(auto_describe=False)
+    queue_registry.register(metrics.QueueCollector(broker.client, settings))
+    metrics.configure_feeds(settings.feed_configs())
+    ctx = ApiContext(
+        settings=settings, store=get_store(settings), broker=broker, queue_registry=queue_registry
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        try:
+            await run_in_threadpool(ensure_indexes, ctx.store)
+        except PyMongoError as exc:  # serve anyway: /readyz says what is missing
+            log.warning("could not create MongoDB indexes now: %s", exc)
+        yield
+
+    app = FastAPI(
+        title="job-importer",
+        summary="Start and follow feed imports, browse jobs, manage queues and dead letters.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.ctx = ctx
+    for module in (imports, jobs, queues, failed):
+        app.include_router(module.router, responses=errors(401, 403))
+    app.include_router(health.router)
+    app.mount("/ui", StaticFiles(directory=str(STATIC), html=True), name="ui")
+
+    @app.exception_handler(redis.RedisError)
+    async def redis_unavailable(_request: Request, exc: redis.RedisError) -> JSONResponse:
+        return JSONResponse({"detail": f"Redis is unavailable: {exc}"}, status_code=503)
+
+    @app.exception_handler(PyMongoError)
+    async def mongodb_unavailable(_request: Request, exc: PyMongoError) -> JSONResponse:
+        return JSONResponse({"detail": f"MongoDB is unavailable: {str(exc).split(',')[0]}"}, status_code=503)
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/ui/")
+
+    return app

@@ -1,0 +1,173 @@
+"""The API's request and response bodies (they make up the OpenAPI document)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, Field
+
+from job_importer.netguard import check_syntax
+
+RunStatus = Literal["queued", "fetching", "importing", "completed", "failed"]
+FeedURL = Annotated[str, AfterValidator(check_syntax)]
+MAX_PAGE_SIZE = 200
+MAX_FEEDS_PER_REQUEST = 100
+EXCERPT_CHARS = 500
+
+
+class Error(BaseModel):
+    """The body of every 4xx answer except validation errors (422, FastAPI's own shape)."""
+
+    detail: str
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for these error codes."""
+    text = {
+        401: "Missing or invalid token",
+        403: "API_TOKEN is not set on the server",
+        404: "Not found",
+        409: "Conflict with the current state",
+    }
+    return {code: {"model": Error, "description": text[code]} for code in codes}
+
+
+class Page[T](BaseModel):
+    items: list[T]
+    page: int
+    page_size: int
+    total: int
+
+
+class Feed(BaseModel):
+    url: str
+    source: str
+    category: str | None = None
+
+
+class StartImport(BaseModel):
+    """Which feeds to import; all configured feeds when ``feeds`` is left out."""
+
+    feeds: list[FeedURL] | None = Field(
+        None, min_length=1, max_length=MAX_FEEDS_PER_REQUEST, examples=[["https://jobicy.com/?feed=job_feed"]]
+    )
+
+
+class Started(BaseModel):
+    batch_id: str
+    run_ids: list[str]
+
+
+class Failure(BaseModel):
+    guid: str | None = None
+    reason: str
+
+
+class Run(BaseModel):
+    run_id: str
+    batch_id: str
+    feed_url: str
+    source: str
+    trigger: str
+    status: RunStatus
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    duration_ms: int | None = None
+    http_status: int | None = None
+    not_modified: bool = False
+    error: str | None = None
+    warning: str | None = None
+    fetched: int = 0
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    duplicates: int = 0
+    failed: int = 0
+    chunks_total: int | None = None
+    chunks_accounted: int = 0
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Run:
+        return cls.model_validate({**doc, "run_id": doc["_id"]})
+
+
+class RunDetail(Run):
+    failures: list[Failure] = Field(
+        default_factory=list, description="The first failures with their reasons (RUN_FAILURES_CAP)."
+    )
+
+
+class JobSummary(BaseModel):
+    id: str
+    source: str
+    title: str
+    company: str | None = None
+    location: str | None = None
+    job_type: str | None = None
+    category: str | None = None
+    link: str | None = None
+    published_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> JobSummary:
+        return cls.model_validate({**doc, "id": doc["_id"]})
+
+
+class Job(JobSummary):
+    guid: str
+    description: str | None = Field(None, description="As found in the feed (often HTML): render as text.")
+    content: str | None = None
+    image_url: str | None = None
+    extra: dict[str, str] = Field(default_factory=dict)
+    feed_url: str | None = None
+    created_at: datetime | None = None
+    fetched_at: datetime | None = None
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Job:
+        return cls.model_validate({**doc, "id": doc["_id"]})
+
+
+class Queue(BaseModel):
+    queue: str
+    ready: int = Field(description="Waiting to be picked up.")
+    delayed: int = Field(description="Waiting for their time: retries with backoff, Retry-After.")
+    in_progress: int = Field(description="Claimed by a worker.")
+    dead: int = Field(description="In the dead-letter queue.")
+    paused: bool
+    workers: int = Field(description="Worker processes seen consuming the queue in the last few seconds.")
+    workers_paused: int = Field(
+        description="Those of them that have paused (a pause takes effect within a second)."
+    )
+
+
+class FailedItem(BaseModel):
+    id: str
+    run_id: str
+    feed_url: str
+    guid: str | None = None
+    reason: str
+    stage: Literal["fetch", "import"]
+    raw: str = Field("", description="An excerpt of the item as found.")
+    created_at: datetime | None = None
+    resendable: bool = Field(description="Import-stage failures keep the item, which can be sent again.")
+    payload_excerpt: str | None = None
+
+
+class Resent(BaseModel):
+    batch_id: str
+    run_ids: list[str] = Field(description="One new run per feed whose items were sent again.")
+    items: int
+    skipped: int = Field(description="Fetch-stage failures: nothing stored to send again.")
+
+
+class Count(BaseModel):
+    count: int
+
+
+class Health(BaseModel):
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, str] = Field(default_factory=dict)

@@ -1,0 +1,96 @@
+"""Queues: counts, pause/resume, and the message-level dead letters."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, HTTPException, status
+
+from job_importer.control import pause, resume, worker_states
+from job_importer.deadletters import DeadLetter, count_dead, list_dead, purge_dead, requeue_dead
+from job_importer.pending import PendingItems
+from job_importer.queues import queue_stats
+
+from .deps import ApiContext, Ctx, Paging, QueueName, read_access, require_token
+from .models import Count, Page, Queue, errors
+
+router = APIRouter(tags=["queues"])
+NOT_FOUND = errors(404)
+
+
+def _queues(ctx: ApiContext) -> list[Queue]:
+    namespace = ctx.settings.queue_namespace
+    queues = []
+    for stat in queue_stats(ctx.redis, ctx.settings):
+        states = worker_states(ctx.redis, namespace, stat.queue)
+        queues.append(Queue(**stat.as_dict(), workers=len(states), workers_paused=states.count("paused")))
+    return queues
+
+
+@router.get("/queues", dependencies=[Depends(read_access)])
+def list_queues(ctx: Ctx) -> list[Queue]:
+    """Messages per queue: ready, delayed (retrying), in progress, dead; paused or not; live workers."""
+    return _queues(ctx)
+
+
+@router.post("/queues/{queue}/pause", dependencies=[Depends(require_token)], responses=NOT_FOUND)
+def pause_queue(ctx: Ctx, queue: QueueName) -> list[Queue]:
+    """Workers stop taking messages from the queue within a second; messages stay queued."""
+    pause(ctx.redis, ctx.settings.queue_namespace, [queue])
+    return _queues(ctx)
+
+
+@router.post("/queues/{queue}/resume", dependencies=[Depends(require_token)], responses=NOT_FOUND)
+def resume_queue(ctx: Ctx, queue: QueueName) -> list[Queue]:
+    resume(ctx.redis, ctx.settings.queue_namespace, [queue])
+    return _queues(ctx)
+
+
+@router.get("/queues/{queue}/dead", dependencies=[Depends(read_access)], responses=NOT_FOUND)
+def list_dead_letters(ctx: Ctx, queue: QueueName, paging: Paging) -> Page[DeadLetter]:
+    """Messages whose retries ran out, newest first, with the reason."""
+    namespace = ctx.settings.queue_namespace
+    letters = list_dead(ctx.redis, namespace, queue, limit=paging.page_size, skip=paging.skip)
+    return Page(
+        items=letters,
+        page=paging.page,
+        page_size=paging.page_size,
+        total=count_dead(ctx.redis, namespace, queue),
+    )
+
+
+@router.post("/queues/{queue}/dead/requeue", dependencies=[Depends(require_token)], responses=NOT_FOUND)
+def requeue_all_dead(ctx: Ctx, queue: QueueName) -> Count:
+    """Send every dead message of the queue back with fresh retries."""
+    return Count(count=requeue_dead(ctx.broker, ctx.settings.queue_namespace, queue))
+
+
+@router.post(
+    "/queues/{queue}/dead/{message_id}/requeue", dependencies=[Depends(require_token)], responses=NOT_FOUND
+)
+def requeue_one_dead(ctx: Ctx, queue: QueueName, message_id: str) -> Count:
+    count = requeue_dead(ctx.broker, ctx.settings.queue_namespace, queue, [message_id])
+    return Count(count=_found(count, queue, message_id))
+
+
+@router.delete("/queues/{queue}/dead", dependencies=[Depends(require_token)], responses=NOT_FOUND)
+def delete_all_dead(ctx: Ctx, queue: QueueName) -> Count:
+    """Delete every dead message of the queue for good."""
+    return Count(count=purge_dead(ctx.redis, ctx.settings.queue_namespace, queue, _pending(ctx)))
+
+
+@router.delete(
+    "/queues/{queue}/dead/{message_id}", dependencies=[Depends(require_token)], responses=NOT_FOUND
+)
+def delete_one_dead(ctx: Ctx, queue: QueueName, message_id: str) -> Count:
+    count = purge_dead(ctx.redis, ctx.settings.queue_namespace, queue, _pending(ctx), [message_id])
+    return Count(count=_found(count, queue, message_id))
+
+
+def _pending(ctx: ApiContext) -> PendingItems:
+    settings = ctx.settings
+    return PendingItems(ctx.redis, settings.queue_namespace, settings.import_queue, settings.dedupe_ttl_s)
+
+
+def _found(count: int, queue: str, message_id: str) -> int:
+    if count == 0:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no dead message {message_id!r} in queue {queue!r}")
+    return count

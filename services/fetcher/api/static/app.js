@@ -1,0 +1,551 @@
+// The admin UI: plain DOM, no build step. Every value from the API is set as text, never as HTML
+// (descriptions and failure excerpts come straight from feeds).
+"use strict";
+
+const TOKEN_KEY = "job-importer-token";
+const PAGE_SIZE = 25;
+const view = document.getElementById("view");
+let current = { onRun: null, timer: null, cleanup: [] }; // what the visible page listens to
+
+// DOM ----------------------------------------------------------------------------------------
+
+function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
+    else if (key === "class") el.className = value;
+    else el.setAttribute(key, value === true ? "" : String(value));
+  }
+  for (const child of children.flat(Infinity)) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return el;
+}
+
+function table(headers, rows, attrs) {
+  return h("div", { class: "scroll" },
+    h("table", attrs || {},
+      h("thead", {}, h("tr", {}, headers.map(([label, cls]) => h("th", { class: cls || null }, label)))),
+      h("tbody", {}, rows)));
+}
+
+function when(iso) {
+  return iso ? new Date(iso).toLocaleString() : "";
+}
+
+function seconds(ms) {
+  if (ms === null || ms === undefined) return "";
+  return ms < 10000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`;
+}
+
+function shortened(text, limit) {
+  const value = text || "";
+  return value.length > limit ? `${value.slice(0, limit)}…` : value;
+}
+
+function excerptCell(text) {
+  return h("td", { class: "excerpt", title: (text || "").length > 240 ? text : null }, shortened(text, 240));
+}
+
+function reasonCell(text) {
+  return h("td", { class: "wrap", title: (text || "").length > 300 ? text : null }, shortened(text, 300));
+}
+
+function badge(text, cls) {
+  return h("span", { class: `badge ${cls || text}` }, text);
+}
+
+// Text of a feed's HTML: parsed in an inert document (no scripts run, nothing loads), text only.
+function plainText(html) {
+  if (!html) return "";
+  const doc = new DOMParser().parseFromString(html, "text/html");
+  return (doc.body.innerText || doc.body.textContent || "").trim();
+}
+
+function notify(message, isError) {
+  const box = document.getElementById("notice");
+  box.textContent = message;
+  box.className = isError ? "error" : "";
+  box.hidden = false;
+  clearTimeout(notify.timer);
+  notify.timer = setTimeout(() => { box.hidden = true; }, isError ? 10000 : 4000);
+}
+
+// API ----------------------------------------------------------------------------------------
+
+class ApiError extends Error {
+  constructor(status, message) { super(message); this.status = status; }
+}
+
+function token() { return sessionStorage.getItem(TOKEN_KEY) || ""; }
+
+function authHeaders(extra) {
+  const headers = Object.assign({ Accept: "application/json" }, extra || {});
+  if (token()) headers.Authorization = `Bearer ${token()}`;
+  return headers;
+}
+
+function describe(body, response) {
+  if (body && typeof body.detail === "string") return body.detail;
+  if (body && Array.isArray(body.detail)) {
+    return body.detail.map((e) => `${(e.loc || []).slice(1).join(".")}: ${e.msg}`).join("; ");
+  }
+  return `${response.status} ${response.statusText}`;
+}
+
+async function api(method, path, body) {
+  const init = { method, headers: authHeaders(body === undefined ? {} : { "Content-Type": "application/json" }) };
+  if (body !== undefined) init.body = JSON.stringify(body);
+  const response = await fetch(path, init);
+  const data = await response.json().catch(() => null);
+  if (!response.ok) {
+    if (response.status === 401) askForToken();
+    throw new ApiError(response.status, describe(data, response));
+  }
+  return data;
+}
+
+function query(params) {
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) if (value !== "" && value != null) search.set(key, value);
+  const text = search.toString();
+  return text ? `?${text}` : "";
+}
+
+// Run an action from a button: disable it meanwhile, report the outcome.
+async function act(button, work, done) {
+  button.disabled = true;
+  try {
+    const result = await work();
+    if (done) notify(done(result));
+    return result;
+  } catch (error) {
+    notify(error.message, true);
+    return null;
+  } finally {
+    button.disabled = false;
+  }
+}
+
+// Token --------------------------------------------------------------------------------------
+
+function askForToken() {
+  const dialog = document.getElementById("token-dialog");
+  if (dialog.open) return;
+  document.getElementById("token-input").value = token();
+  dialog.showModal();
+}
+
+function setupToken() {
+  const match = location.hash.match(/^#token=([^&]*)/);
+  if (match) { // `job-importer up` prints the UI address with the token in the fragment
+    sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(match[1]));
+    history.replaceState(null, "", `${location.pathname}#/imports`);
+  }
+  document.getElementById("token-button").addEventListener("click", askForToken);
+  const dialog = document.getElementById("token-dialog");
+  dialog.addEventListener("close", () => {
+    if (dialog.returnValue === "save") sessionStorage.setItem(TOKEN_KEY, document.getElementById("token-input").value.trim());
+    if (dialog.returnValue === "clear") sessionStorage.removeItem(TOKEN_KEY);
+    if (dialog.returnValue !== "cancel") { live.restart(); route(); }
+  });
+}
+
+// Live runs (Server-Sent Events read with fetch, so the token can go in a header) ------------
+
+const live = {
+  controller: null,
+  async run() {
+    for (;;) {
+      const controller = new AbortController();
+      this.controller = controller;
+      let refused = false;
+      try {
+        const response = await fetch("/imports/stream", { headers: authHeaders({ Accept: "text/event-stream" }), signal: controller.signal });
+        if (!response.ok) { refused = response.status === 401 || response.status === 403; throw new Error(`stream ${response.status}`); }
+        setLive(true);
+        const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+        let buffer = "";
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buffer += value.replace(/\r\n?/g, "\n");
+          let end;
+          while ((end = buffer.indexOf("\n\n")) >= 0) {
+            dispatch(buffer.slice(0, end));
+            buffer = buffer.slice(end + 2);
+          }
+        }
+      } catch (error) {
+        if (controller.signal.aborted && this.controller !== controller) return; // restarted
+      }
+      setLive(false);
+      if (refused) return; // needs a token: restarted when one is saved
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+    }
+  },
+  restart() {
+    if (this.controller) this.controller.abort();
+    this.controller = null;
+    this.run();
+  },
+};
+
+function setLive(on) {
+  const badgeEl = document.getElementById("live");
+  badgeEl.textContent = on ? "live" : "offline";
+  badgeEl.classList.toggle("on", on);
+}
+
+function dispatch(block) {
+  let event = "message";
+  const data = [];
+  for (const line of block.split("\n")) {
+    if (line.startsWith("event:")) event = line.slice(6).trim();
+    else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
+  }
+  if (!data.length || (event !== "progress" && event !== "finished")) return;
+  const run = JSON.parse(data.join("\n"));
+  if (current.onRun) current.onRun(run, event);
+}
+
+// Routing ------------------------------------------------------------------------------------
+
+const routes = [
+  [/^#\/imports\/(.+)$/, (id) => showRun(decodeURIComponent(id))],
+  [/^#\/queues$/, showQueues],
+  [/^#\/jobs\/(.+)$/, (id) => showJob(decodeURIComponent(id))],
+  [/^#\/jobs$/, showJobs],
+  [/^#\/imports$/, showImports],
+];
+
+function route() {
+  clearInterval(current.timer);
+  current = { onRun: null, timer: null };
+  const hash = location.hash.split("?")[0] || "#/imports";
+  for (const link of document.querySelectorAll("[data-nav]")) {
+    link.classList.toggle("active", hash.startsWith(`#/${link.dataset.nav}`));
+  }
+  for (const [pattern, show] of routes) {
+    const match = hash.match(pattern);
+    if (match) { show(...match.slice(1)); return; }
+  }
+  location.hash = "#/imports";
+}
+
+function render(...children) {
+  view.replaceChildren(...children.filter((child) => child !== null && child !== undefined));
+}
+
+function pager(page, total, go) {
+  const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
+  return h("div", { class: "pager" },
+    h("button", { type: "button", disabled: page <= 1, onclick: () => go(page - 1) }, "‹ Newer"),
+    h("span", { "data-test": "page" }, `Page ${page} of ${pages} · ${total} total`),
+    h("button", { type: "button", disabled: page >= pages, onclick: () => go(page + 1) }, "Older ›"));
+}
+
+// Imports ------------------------------------------------------------------------------------
+
+const COUNTS = ["fetched", "new", "updated", "unchanged", "duplicates", "failed"];
+
+function runCells(run) {
+  const duration = run.duration_ms ?? (run.started_at ? Date.now() - new Date(run.started_at).getTime() : null);
+  // Status and counts first: on a phone they are what shows without scrolling.
+  return [
+    h("td", {}, h("a", { href: `#/imports/${encodeURIComponent(run.run_id)}` }, run.run_id)),
+    h("td", { "data-field": "status" }, badge(run.status), run.not_modified ? h("div", { class: "muted" }, "not modified") : null),
+    COUNTS.map((name) => h("td", { class: "num", "data-field": name }, run[name])),
+    h("td", { class: "num" }, seconds(duration)),
+    h("td", { class: "wrap" }, run.feed_url, run.error ? h("div", { class: "muted" }, run.error) : null),
+    h("td", {}, when(run.created_at)),
+    h("td", { class: "hide-narrow" }, when(run.finished_at)),
+  ];
+}
+
+const RUN_HEADERS = [["Run"], ["Status"], ...COUNTS.map((name) => [name, "num"]), ["Duration", "num"], ["Feed"],
+  ["Created"], ["Finished", "hide-narrow"]];
+
+function runRow(run) {
+  return h("tr", { "data-run-id": run.run_id }, runCells(run));
+}
+
+async function showImports() {
+  const params = new URLSearchParams(location.hash.split("?")[1] || "");
+  const filters = {
+    feed: params.get("feed") || "", status: params.get("status") || "",
+    since: params.get("since") || "", until: params.get("until") || "",
+  };
+  const page = Number(params.get("page") || 1);
+  const go = (next) => { location.hash = `#/imports${query({ ...filters, page: next > 1 ? next : "" })}`; };
+  let feeds = [];
+  let runs;
+  try {
+    [feeds, runs] = await Promise.all([
+      api("GET", "/feeds"),
+      api("GET", `/imports${query({ page, page_size: PAGE_SIZE, feed: filters.feed, status: filters.status,
+        since: filters.since ? new Date(filters.since).toISOString() : "", until: filters.until ? new Date(filters.until).toISOString() : "" })}`),
+    ]);
+  } catch (error) {
+    render(h("h1", {}, "Imports"), h("p", { class: "error" }, error.message));
+    return;
+  }
+  const tbody = h("tbody", {}, runs.items.map(runRow));
+  const rows = new Map(runs.items.map((run) => [run.run_id, true]));
+  let reload = null;
+  current.onRun = (run) => {
+    const row = tbody.querySelector(`tr[data-run-id="${CSS.escape(run.run_id)}"]`);
+    if (row) row.replaceChildren(...runCells(run).flat());
+    else if (page === 1 && !rows.has(run.run_id) && !reload) reload = setTimeout(showImports, 300); // a new run
+  };
+  render(
+    h("h1", {}, "Imports"),
+    startForm(feeds),
+    filterForm(feeds, filters, (next) => { location.hash = `#/imports${query(next)}`; }),
+    h("div", { class: "scroll" }, h("table", { id: "runs" },
+      h("thead", {}, h("tr", {}, RUN_HEADERS.map(([label, cls]) => h("th", { class: cls || null }, label)))), tbody)),
+    runs.items.length ? null : h("p", { class: "muted" }, "No runs yet: start an import above."),
+    pager(page, runs.total, go),
+  );
+}
+
+function startForm(feeds) {
+  const boxes = feeds.map((feed) => h("input", { type: "checkbox", value: feed.url }));
+  const url = h("input", { type: "url", name: "url", placeholder: "https://example.com/feed.xml", "aria-label": "Another feed URL" });
+  const start = async (button, chosen) => {
+    const body = chosen === null ? undefined : { feeds: chosen };
+    await act(button, () => api("POST", "/imports/start", body),
+      (result) => `Started ${result.run_ids.length} run(s) (${result.batch_id})`);
+    if (!location.hash.startsWith("#/imports/")) showImports(); // the new runs, even without the live stream
+  };
+  const all = h("button", { type: "button", class: "primary", id: "start-all", disabled: !feeds.length, onclick: (e) => start(e.target, null) },
+    `Import all ${feeds.length} configured feeds`);
+  const chosen = h("button", { type: "button", id: "start-chosen", onclick: (e) => {
+    const urls = boxes.filter((box) => box.checked).map((box) => box.value);
+    if (url.value.trim()) urls.push(url.value.trim());
+    if (!urls.length) { notify("Tick a feed or enter a URL first", true); return; }
+    start(e.target, urls);
+  } }, "Import chosen");
+  return h("section", { class: "card" },
+    h("div", { class: "toolbar" }, all),
+    h("details", {}, h("summary", {}, "Choose feeds"),
+      h("div", { class: "feeds" }, feeds.map((feed, i) => h("label", {}, boxes[i], feed.url))),
+      h("div", { class: "toolbar" }, h("label", { style: "flex:1" }, "Another feed URL", url), chosen)));
+}
+
+function filterForm(feeds, filters, apply) {
+  const feed = h("select", { name: "feed" }, h("option", { value: "" }, "All feeds"),
+    feeds.map((f) => h("option", { value: f.url, selected: f.url === filters.feed }, f.url)));
+  const status = h("select", { name: "status" }, h("option", { value: "" }, "Any status"),
+    ["queued", "fetching", "importing", "completed", "failed"].map((s) => h("option", { value: s, selected: s === filters.status }, s)));
+  const since = h("input", { type: "datetime-local", name: "since", value: filters.since });
+  const until = h("input", { type: "datetime-local", name: "until", value: filters.until });
+  return h("form", { class: "filters", onsubmit: (e) => {
+    e.preventDefault();
+    apply({ feed: feed.value, status: status.value, since: since.value, until: until.value });
+  } },
+  h("label", {}, "Feed", feed), h("label", {}, "Status", status),
+  h("label", {}, "From", since), h("label", {}, "To", until),
+  h("button", { type: "submit" }, "Filter"));
+}
+
+// One run ------------------------------------------------------------------------------------
+
+async function showRun(runId) {
+  let run;
+  let items;
+  try {
+    [run, items] = await Promise.all([
+      api("GET", `/imports/${encodeURIComponent(runId)}`),
+      api("GET", `/failed-items${query({ run_id: runId, page_size: 100 })}`),
+    ]);
+  } catch (error) {
+    render(h("h1", {}, "Run"), h("p", {}, error.message), h("a", { href: "#/imports" }, "Back to imports"));
+    return;
+  }
+  current.onRun = (update) => { if (update.run_id === runId) showRun(runId); };
+  const fields = [
+    ["Status", badge(run.status)], ["Feed", run.feed_url], ["Source", run.source], ["Trigger", run.trigger],
+    ["Created", when(run.created_at)], ["Started", when(run.started_at)], ["Finished", when(run.finished_at)],
+    ["Duration", seconds(run.duration_ms)], ["HTTP status", run.http_status ?? ""],
+    ...COUNTS.map((name) => [name, h("span", { "data-field": name }, run[name])]),
+  ];
+  render(
+    h("p", {}, h("a", { href: "#/imports" }, "‹ Imports")),
+    h("h1", {}, `Run ${run.run_id}`),
+    h("section", { class: "card grid", id: "run" }, fields.map(([label, value]) => h("div", {}, h("span", { class: "label" }, label), value))),
+    run.error ? h("p", { class: "card" }, h("strong", {}, "Error: "), run.error) : null,
+    run.warning ? h("p", { class: "card" }, h("strong", {}, "Warning: "), run.warning) : null,
+    h("h2", {}, `Failures (${run.failed})`),
+    run.failures.length
+      ? table([["GUID"], ["Reason"]], run.failures.map((f) => h("tr", {}, h("td", { class: "wrap" }, f.guid || "—"), h("td", { class: "wrap" }, f.reason))), { id: "failures" })
+      : h("p", { class: "muted" }, "No failures."),
+    h("h2", {}, `Failed items (${items.total})`),
+    failedItemsTable(items.items, () => showRun(runId)),
+  );
+}
+
+function failedItemsTable(items, refresh) {
+  if (!items.length) return h("p", { class: "muted" }, "No failed items.");
+  const rows = items.map((item) => h("tr", { "data-item-id": item.id },
+    h("td", { class: "hide-narrow" }, when(item.created_at)),
+    h("td", {}, badge(item.stage, "")),
+    h("td", { class: "wrap" }, item.guid || "—"),
+    reasonCell(item.reason),
+    excerptCell(item.payload_excerpt || item.raw),
+    h("td", {}, h("div", { class: "actions" },
+      item.resendable ? h("button", { type: "button", onclick: (e) => act(e.target,
+        () => api("POST", `/failed-items/${encodeURIComponent(item.id)}/requeue`),
+        (r) => `Sent again as run ${r.run_ids[0]}`).then(refresh) }, "Requeue") : null,
+      h("button", { type: "button", class: "danger", onclick: (e) => act(e.target,
+        () => api("DELETE", `/failed-items/${encodeURIComponent(item.id)}`), () => "Deleted").then(refresh) }, "Delete")))));
+  return table([["When", "hide-narrow"], ["Stage"], ["GUID"], ["Reason"], ["Excerpt"], [""]], rows, { class: "failed-items" });
+}
+
+// Queues -------------------------------------------------------------------------------------
+
+async function showQueues() {
+  const cards = h("div", { class: "queues", id: "queues" });
+  const dead = h("section", { id: "dead-letters" });
+  const failed = h("section", { id: "failed-items" });
+  render(h("h1", {}, "Queues"), cards, h("h2", {}, "Dead letters"), dead, h("h2", {}, "Failed items"), failed);
+  const refreshCounts = async () => {
+    try {
+      const queues = await api("GET", "/queues");
+      cards.replaceChildren(...queues.map(queueCard(refreshCounts)));
+    } catch (error) {
+      cards.replaceChildren(h("p", {}, error.message));
+    }
+  };
+  const refreshDead = async () => {
+    const queues = await api("GET", "/queues").catch(() => []);
+    const parts = [];
+    for (const q of queues) {
+      const page = await api("GET", `/queues/${q.queue}/dead${query({ page_size: 50 })}`).catch(() => null);
+      if (page) parts.push(deadLetters(q.queue, page, refreshAll));
+    }
+    dead.replaceChildren(...parts);
+  };
+  const refreshFailed = async () => {
+    const page = await api("GET", `/failed-items${query({ page_size: 50 })}`).catch(() => null);
+    if (!page) return;
+    failed.replaceChildren(
+      h("div", { class: "toolbar" },
+        h("span", { class: "muted" }, `${page.total} item(s)`),
+        h("button", { type: "button", disabled: !page.items.some((i) => i.resendable), onclick: (e) => act(e.target,
+          () => api("POST", "/failed-items/requeue"), (r) => `Sent ${r.items} item(s) again; ${r.skipped} fetch-stage item(s) skipped`).then(refreshAll) }, "Requeue all"),
+        h("button", { type: "button", class: "danger", disabled: !page.total, onclick: (e) => {
+          if (confirm("Delete every failed-item record?")) act(e.target, () => api("DELETE", "/failed-items"), (r) => `Deleted ${r.count}`).then(refreshAll);
+        } }, "Delete all")),
+      failedItemsTable(page.items, refreshAll));
+  };
+  const refreshAll = () => Promise.all([refreshCounts(), refreshDead(), refreshFailed()]);
+  await refreshAll();
+  current.timer = setInterval(refreshCounts, 2000);
+}
+
+function queueCard(refresh) {
+  return (q) => h("div", { class: "card", "data-queue": q.queue },
+    h("div", { class: "toolbar" }, h("strong", {}, q.queue), q.paused ? badge("paused") : badge("running", "completed"),
+      h("span", { class: "muted" }, `${q.workers} worker(s)`)),
+    h("div", { class: "counts" },
+      ["ready", "delayed", "in_progress", "dead"].map((name) => h("div", { "data-field": name }, h("b", {}, q[name]), h("span", {}, name.replace("_", " "))))),
+    h("div", { class: "actions" },
+      h("button", { type: "button", onclick: (e) => act(e.target,
+        () => api("POST", `/queues/${q.queue}/${q.paused ? "resume" : "pause"}`), () => `${q.paused ? "Resumed" : "Paused"} ${q.queue}`).then(refresh) },
+      q.paused ? "Resume" : "Pause")));
+}
+
+function deadLetters(queue, page, refresh) {
+  const rows = page.items.map((letter) => h("tr", { "data-message-id": letter.message_id },
+    h("td", { class: "hide-narrow" }, when(letter.dead_at)),
+    h("td", {}, letter.actor),
+    h("td", {}, letter.run_id ? h("a", { href: `#/imports/${encodeURIComponent(letter.run_id)}` }, letter.run_id) : "—"),
+    h("td", { class: "num" }, letter.items),
+    reasonCell(letter.reason),
+    excerptCell(letter.excerpt),
+    h("td", {}, h("div", { class: "actions" },
+      h("button", { type: "button", onclick: (e) => act(e.target,
+        () => api("POST", `/queues/${queue}/dead/${encodeURIComponent(letter.message_id)}/requeue`), () => "Requeued").then(refresh) }, "Requeue"),
+      h("button", { type: "button", class: "danger", onclick: (e) => act(e.target,
+        () => api("DELETE", `/queues/${queue}/dead/${encodeURIComponent(letter.message_id)}`), () => "Deleted").then(refresh) }, "Delete")))));
+  return h("div", { class: "card", "data-dead-queue": queue },
+    h("div", { class: "toolbar" }, h("strong", {}, `${queue}: ${page.total} dead`),
+      h("button", { type: "button", disabled: !page.total, onclick: (e) => act(e.target,
+        () => api("POST", `/queues/${queue}/dead/requeue`), (r) => `Requeued ${r.count}`).then(refresh) }, "Requeue all"),
+      h("button", { type: "button", class: "danger", disabled: !page.total, onclick: (e) => {
+        if (confirm(`Delete every dead message of ${queue}?`)) act(e.target, () => api("DELETE", `/queues/${queue}/dead`), (r) => `Deleted ${r.count}`).then(refresh);
+      } }, "Delete all")),
+    rows.length ? table([["Died", "hide-narrow"], ["Actor"], ["Run"], ["Items", "num"], ["Reason"], ["Message"], [""]], rows) : null);
+}
+
+// Jobs ---------------------------------------------------------------------------------------
+
+async function showJobs() {
+  const params = new URLSearchParams(location.hash.split("?")[1] || "");
+  const filters = {};
+  for (const name of ["q", "source", "company", "location", "job_type"]) filters[name] = params.get(name) || "";
+  const page = Number(params.get("page") || 1);
+  const inputs = {
+    q: h("input", { type: "search", name: "q", value: filters.q, placeholder: "Title or company" }),
+    source: h("input", { name: "source", value: filters.source }),
+    company: h("input", { name: "company", value: filters.company }),
+    location: h("input", { name: "location", value: filters.location }),
+    job_type: h("input", { name: "job_type", value: filters.job_type }),
+  };
+  const form = h("form", { class: "filters", id: "job-search", onsubmit: (e) => {
+    e.preventDefault();
+    const next = {};
+    for (const [name, input] of Object.entries(inputs)) next[name] = input.value.trim();
+    location.hash = `#/jobs${query(next)}`;
+  } },
+  h("label", { style: "flex:2" }, "Search", inputs.q), h("label", {}, "Source", inputs.source),
+  h("label", {}, "Company", inputs.company), h("label", {}, "Location", inputs.location),
+  h("label", {}, "Type", inputs.job_type), h("button", { type: "submit", class: "primary" }, "Search"));
+  let jobs;
+  try {
+    jobs = await api("GET", `/jobs${query({ ...filters, page, page_size: PAGE_SIZE })}`);
+  } catch (error) {
+    render(h("h1", {}, "Jobs"), form, h("p", {}, error.message));
+    return;
+  }
+  const rows = jobs.items.map((job) => h("tr", {},
+    h("td", { class: "wrap" }, h("a", { href: `#/jobs/${encodeURIComponent(job.id)}` }, job.title || "(untitled)")),
+    h("td", {}, job.company || ""), h("td", {}, job.location || ""), h("td", { class: "hide-narrow" }, job.job_type || ""),
+    h("td", { class: "hide-narrow" }, job.source), h("td", { class: "hide-narrow" }, when(job.published_at))));
+  render(
+    h("h1", {}, "Jobs"), form,
+    table([["Title"], ["Company"], ["Location"], ["Type", "hide-narrow"], ["Source", "hide-narrow"], ["Published", "hide-narrow"]], rows, { id: "jobs" }),
+    jobs.items.length ? null : h("p", { class: "muted" }, "No jobs match."),
+    pager(page, jobs.total, (next) => { location.hash = `#/jobs${query({ ...filters, page: next })}`; }),
+  );
+}
+
+async function showJob(jobId) {
+  let job;
+  try {
+    job = await api("GET", `/jobs/${encodeURIComponent(jobId)}`);
+  } catch (error) {
+    render(h("h1", {}, "Job"), h("p", {}, error.message), h("a", { href: "#/jobs" }, "Back to jobs"));
+    return;
+  }
+  const fields = [["Company", job.company], ["Location", job.location], ["Type", job.job_type], ["Category", job.category],
+    ["Source", job.source], ["Published", when(job.published_at)], ["Updated", when(job.updated_at)]];
+  render(
+    h("p", {}, h("a", { href: "#/jobs" }, "‹ Jobs")),
+    h("h1", {}, job.title),
+    h("section", { class: "card grid" }, fields.map(([label, value]) => h("div", {}, h("span", { class: "label" }, label), value || "—"))),
+    job.link && /^https?:\/\//i.test(job.link) ? h("p", {}, h("a", { href: job.link, rel: "noopener noreferrer nofollow", target: "_blank" }, "Open the listing")) : null,
+    h("h2", {}, "Description"),
+    h("div", { class: "description card", id: "description" }, plainText(job.description || job.content) || "—"),
+  );
+}
+
+// Start --------------------------------------------------------------------------------------
+
+setupToken();
+window.addEventListener("hashchange", route);
+route();
+live.run();

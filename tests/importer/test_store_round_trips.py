@@ -1,0 +1,67 @@
+"""A chunk is one store command; a redelivered chunk one write and one read (no per-item calls)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from pymongo import MongoClient, monitoring
+
+from job_importer.db import Store
+from job_importer.history import now
+from job_importer.settings import Settings
+from services.importer.store import write_items
+from tests.importer.test_store import item
+
+
+class Commands(monitoring.CommandListener):
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        self.names.append(event.command_name)
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+    def take(self) -> list[str]:
+        names, self.names = self.names, []
+        return names
+
+
+@pytest.fixture
+def watched(settings: Settings, store: Store) -> Iterator[tuple[Store, Commands]]:
+    """The test's store through a client of its own that records every command."""
+    commands = Commands()
+    client: MongoClient = MongoClient(settings.mongodb_url, event_listeners=[commands], tz_aware=True)
+    yield Store(client[settings.mongodb_db]), commands
+    client.close()
+
+
+def test_each_chunk_is_one_bulk_write_whatever_its_items(watched: tuple[Store, Commands]) -> None:
+    store, commands = watched
+    fetched = now()
+    assert write_items(store, "run-1", "http://f", fetched, [item(n) for n in range(50)]).counts == {
+        "new": 50
+    }
+    assert commands.take() == ["update"]
+    later = [item(0, "Lead"), *[item(n) for n in range(1, 50)], item(50)]
+    outcome = write_items(store, "run-2", "http://f", fetched + timedelta(seconds=1), later)
+    assert outcome.counts == {"updated": 1, "unchanged": 49, "new": 1}
+    assert commands.take() == ["update"]
+
+
+def test_a_redelivered_chunk_is_one_write_and_one_read(watched: tuple[Store, Commands]) -> None:
+    store, commands = watched
+    fetched = now()
+    write_items(store, "run-1", "http://f", fetched, [item(1), item(2)])
+    chunk = [item(1, "Changed"), item(2), item(3)]
+    first = write_items(store, "run-2", "http://f", fetched + timedelta(seconds=1), chunk)
+    commands.take()
+    replay = write_items(store, "run-2", "http://f", fetched + timedelta(seconds=1), chunk)
+    assert first.counts == replay.counts == {"updated": 1, "unchanged": 1, "new": 1}
+    assert commands.take() == ["update", "find"]
