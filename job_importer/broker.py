@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -65,10 +66,22 @@ class JSONEncoder(dramatiq.Encoder):
     written by either encoder read the same with both."""
 
     def encode(self, data: dict[str, Any]) -> bytes:
-        return msgspec.json.encode(data)
+        try:
+            return msgspec.json.encode(data)
+        except UnicodeEncodeError:  # lone surrogates: msgspec refuses them, Dramatiq's encoder escapes them
+            return json.dumps(data, separators=(",", ":"), default=_embedded).encode()
 
     def decode(self, data: bytes) -> dict[str, Any]:
-        return msgspec.json.decode(data)
+        try:
+            return msgspec.json.decode(data)
+        except msgspec.DecodeError:
+            return json.loads(data)  # e.g. escaped lone surrogates, which the stdlib reads
+
+
+def _embedded(value: Any) -> Any:
+    if isinstance(value, msgspec.Raw):
+        return json.loads(bytes(value))
+    raise TypeError(f"cannot encode {type(value).__name__}")
 
 
 def chunk_message(
