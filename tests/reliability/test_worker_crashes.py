@@ -6,9 +6,10 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable, Iterator
 
 from job_importer.control import pause, resume, worker_states
-from job_importer.feedserver import FeedServer
+from job_importer.feedserver import FeedServer, Reply, Request
 from job_importer.queues import queue_stats
 from services.fetcher.trigger import start_import
 from tests.conftest import Workers, wait_for, wait_for_runs
@@ -23,6 +24,25 @@ def all_finished(store, run_ids: list[str]) -> bool:
     return store.runs.count_documents(
         {"_id": {"$in": run_ids}, "status": {"$in": ["completed", "failed"]}}
     ) == len(run_ids)
+
+
+def drip_once(body: bytes, started: threading.Event) -> Callable[[Request], Reply]:
+    """A route whose first response trickles in over ~3 s (and signals that it began); later ones are quick."""
+    calls = {"n": 0}
+
+    def route(request: Request) -> Reply:
+        calls["n"] += 1
+        if calls["n"] > 1:
+            return Reply(body=body)
+        size = len(body) // 30 + 1
+
+        def parts() -> Iterator[bytes]:
+            started.set()
+            yield from (body[i : i + size] for i in range(0, len(body), size))
+
+        return Reply(body=parts(), chunk_delay_s=0.1)
+
+    return route
 
 
 def test_fetcher_killed_mid_fetch_and_mid_enqueue_while_the_feed_changes(
