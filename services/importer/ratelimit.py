@@ -18,10 +18,10 @@ class RateLimiter:
         self.limit = limit
         self.window_ms = window_ms
 
-    def wait(self) -> None:
-        """Block until this call fits in a window (returns at once when the limit is 0 = off)."""
+    def wait(self) -> int | None:
+        """Block until this call fits in a window; returns that window's number (None: limit off)."""
         if self.limit <= 0:
-            return
+            return None
         while True:
             now_ms = int(time.time() * 1000)
             window = now_ms // self.window_ms
@@ -31,5 +31,5 @@ class RateLimiter:
                 pipe.pexpire(key, self.window_ms * 2)
                 count, _ = pipe.execute()
             if count <= self.limit:
-                return
+                return window
             time.sleep(((window + 1) * self.window_ms - now_ms) / 1000)
