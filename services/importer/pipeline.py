@@ -46,6 +46,9 @@ def import_chunk_payload(
     outcome.failures[:0] = invalid
     outcome.counts["failed"] += len(invalid)
     failed_items.record(ctx.store, chunk.run_id, chunk.feed_url, outcome.failures)
+    # Release before accounting: once the run completes, none of its items may still look like
+    # waiting in the queue, or a next run starting at once would count them as duplicates.
+    ctx.pending.release([str(data.get("id")) for data in chunk.items if isinstance(data, dict)])
     counted = history.record_chunk(
         ctx.store,
         chunk.run_id,
@@ -58,7 +61,6 @@ def import_chunk_payload(
     )
     if counted:  # once per chunk, however often it is delivered
         metrics.count_items(chunk.feed_url, outcome.counts)
-    ctx.pending.release([str(data.get("id")) for data in chunk.items if isinstance(data, dict)])
     return outcome
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import threading
 import time
@@ -24,6 +25,62 @@ def all_finished(store, run_ids: list[str]) -> bool:
     return store.runs.count_documents(
         {"_id": {"$in": run_ids}, "status": {"$in": ["completed", "failed"]}}
     ) == len(run_ids)
+
+
+def test_importers_killed_repeatedly_at_random_points(
+    fast_settings, store, broker, redis_client, feed_server: FeedServer, workers: Workers
+) -> None:
+    # Rate-limited to ~10 chunk writes a second, so the kills land while chunks are in flight.
+    settings = fast_settings.model_copy(update={"worker_rate_limit_max": 10})
+    workers.settings = settings
+    catalog = Catalog(feeds=4, items=300)
+    feeds = catalog.configs(feed_server.url("/"))
+    rng = random.Random(20261128)
+    workers.start("fetcher")
+    importers = [workers.start("importer"), workers.start("importer")]
+    workers.wait_ready("fetcher")
+    workers.wait_ready("importer", 2)
+
+    started = time.monotonic()
+    checks: list[RunCheck] = []
+    kills: list[dict[str, int]] = []
+    last_kill = started
+    for version in (0, 1):
+        feed_server.routes.update(catalog.routes(version))
+        run_ids = start_import(settings, store, broker, feeds, "cli").run_ids
+        checks += [
+            RunCheck(run_id, feed, version, version - 1 if version else None)
+            for feed, run_id in enumerate(run_ids)
+        ]
+        for _ in range(4):  # up to four kills per version, each at a random moment
+            time.sleep(rng.uniform(0.5, 2.0))
+            if all_finished(store, run_ids):
+                break
+            victim = rng.randrange(len(importers))
+            kills.append(
+                {"version": version, "in_flight": in_progress(redis_client, settings, settings.import_queue)}
+            )
+            workers.kill(importers[victim])
+            last_kill = time.monotonic()
+            importers[victim] = workers.start("importer")
+        wait_for_runs(store, run_ids, timeout=180)
+    finished = time.monotonic()
+
+    outcome = check_final_state(
+        settings, store, redis_client, catalog, checks, {feed: 1 for feed in range(catalog.feeds)}
+    )
+    figures = Figures.of(
+        "importer kill -9, repeated",
+        f"{len(kills)} kill -9 of one of two importer processes at random moments (2 imports, edits and additions between them)",
+        outcome,
+        started=started,
+        recovered_from=last_kill,
+        finished=finished,
+        kills=kills,
+    )
+    record(figures)
+    assert_clean(figures)
+    assert sum(1 for kill in kills if kill["in_flight"]) >= 3, kills  # the kills did hit work in progress
 
 
 def drip_once(body: bytes, started: threading.Event) -> Callable[[Request], Reply]:
