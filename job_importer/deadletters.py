@@ -19,6 +19,7 @@ import dramatiq
 import redis
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.common import q_name
+from dramatiq.errors import DecodeError
 from dramatiq.middleware import Middleware
 
 from . import history
@@ -44,6 +45,43 @@ def _xq(namespace: str, queue: str) -> tuple[str, str]:
     return base, f"{base}.msgs"
 
 
+#: The actor shown for a dead message that is not a Dramatiq message at all.
+UNDECODABLE = "(undecodable)"
+
+_BURY = """
+if redis.call('srem', KEYS[1], ARGV[1]) == 0 then return 0 end
+local data = redis.call('hget', KEYS[2], ARGV[1])
+if not data then return 0 end
+redis.call('zadd', KEYS[3], ARGV[2], ARGV[1])
+redis.call('hset', KEYS[4], ARGV[1], data)
+redis.call('hdel', KEYS[2], ARGV[1])
+redis.call('hset', KEYS[5], ARGV[1], ARGV[3])
+return 1
+"""
+
+
+def bury_undecodable(broker: RedisBroker, queue_name: str, data: bytes, reason: str) -> str | None:
+    """Move a message this worker fetched but cannot decode to its dead letters; returns its id.
+
+    Dramatiq's consumer only has the message's bytes, so its id is found among this worker's
+    claims on the queue (the messages it has fetched and not yet acked: a handful).
+    """
+    namespace = broker.namespace
+    claims = f"{namespace}:__acks__.{broker.broker_id}.{queue_name}"
+    messages = f"{namespace}:{queue_name}.msgs"
+    claimed = [_decode(m) for m in cast(set[bytes], broker.client.smembers(claims))]
+    datas = cast(list[bytes | None], broker.client.hmget(messages, claimed)) if claimed else []
+    message_id = next((mid for mid, raw in zip(claimed, datas, strict=True) if raw == data), None)
+    if message_id is None:
+        return None
+    xq, xq_messages = _xq(namespace, q_name(queue_name))
+    record = json.dumps({"reason": redact(reason)[:2000], "at": datetime.now(UTC).isoformat()})
+    now_ms = int(datetime.now(UTC).timestamp() * 1000)
+    keys = [claims, messages, xq, xq_messages, reasons_key(namespace)]
+    buried = broker.client.eval(_BURY, len(keys), *keys, message_id, now_ms, record)
+    return message_id if buried else None
+
+
 @dataclass(frozen=True)
 class DeadLetter:
     message_id: str  # the Redis message id (what requeue/delete take)
@@ -60,16 +98,22 @@ class DeadLetter:
 
 
 def _decode(raw: Any) -> str:
-    return raw.decode() if isinstance(raw, bytes) else str(raw)
+    return raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
 
 
-def _message(raw: Any) -> dramatiq.Message[Any]:
-    return dramatiq.Message.decode(raw if isinstance(raw, bytes) else str(raw).encode())
+def _message(raw: Any) -> dramatiq.Message[Any] | None:
+    """The dead message, or None when it is not a Dramatiq message at all (see bury_undecodable)."""
+    try:
+        return dramatiq.Message.decode(raw if isinstance(raw, bytes) else str(raw).encode())
+    except DecodeError:
+        return None
 
 
-def _reason_from(message: dramatiq.Message[Any], stored: Any) -> str:
+def _reason_from(message: dramatiq.Message[Any] | None, stored: Any) -> str:
     if stored:
         return str(json.loads(stored)["reason"])
+    if message is None:
+        return "undecodable message"
     traceback = message.options.get("traceback") or ""
     lines = [line for line in traceback.strip().splitlines() if line.strip()]
     # No exception on record: it was never processed (Dramatiq dead-letters unknown actors at once).
@@ -114,12 +158,12 @@ def list_dead(
         if raw is None:
             continue
         message = _message(raw)
-        run_id, items = _run_and_items(message)
+        run_id, items = _run_and_items(message) if message is not None else (None, 0)
         result.append(
             DeadLetter(
                 message_id=message_id,
                 queue=queue,
-                actor=message.actor_name,
+                actor=message.actor_name if message is not None else UNDECODABLE,
                 dead_at=datetime.fromtimestamp(score / 1000, UTC),
                 reason=_reason_from(message, stored_reason),
                 run_id=run_id,
@@ -136,8 +180,9 @@ def count_dead(client: redis.Redis, namespace: str, queue: str) -> int:
 
 def _dead_messages(
     client: redis.Redis, namespace: str, queue: str, message_ids: list[str] | None
-) -> Iterator[tuple[str, dramatiq.Message[Any]]]:
-    """The given dead messages (all of them when ids is None) that still exist."""
+) -> Iterator[tuple[str, dramatiq.Message[Any] | None]]:
+    """The given dead messages (all of them when ids is None) that still exist; None for one
+    that cannot be decoded."""
     xq, msgs = _xq(namespace, queue)
     if message_ids is None:
         message_ids = [_decode(m) for m in cast(list[bytes], client.zrange(xq, 0, -1))]
@@ -153,6 +198,8 @@ def requeue_dead(
     """Send dead messages back to their queue with fresh retries; all of them when ids is None."""
     requeued = 0
     for message_id, message in _dead_messages(broker.client, namespace, queue, message_ids):
+        if message is None:
+            continue  # nothing a worker could run: it can only be purged
         options = {k: v for k, v in message.options.items() if k not in _SPENT_OPTIONS}
         options["requeued_from_dlq"] = True
         revived: dramatiq.Message[Any] = dramatiq.Message(
@@ -184,7 +231,7 @@ def purge_dead(
     """Delete dead messages for good; all of them when ids is None."""
     purged = 0
     for message_id, message in _dead_messages(client, namespace, queue, message_ids):
-        if pending is not None:
+        if pending is not None and message is not None:
             pending.release(_item_ids(message))
         _forget(client, namespace, queue, message_id)
         purged += 1
@@ -244,9 +291,10 @@ def reconcile_dead_letters(settings: Settings, store: Store, broker: RedisBroker
                 continue
             try:
                 message = _message(raw)
-                stored = client.hget(reasons_key(settings.queue_namespace), message_id)
-                pending.release(_item_ids(message))  # in case the worker could not do it either
-                account(settings, store, message, _reason_from(message, stored))
+                if message is not None:  # an undecodable message has no run to correct
+                    stored = client.hget(reasons_key(settings.queue_namespace), message_id)
+                    pending.release(_item_ids(message))  # in case the worker could not do it either
+                    account(settings, store, message, _reason_from(message, stored))
             except Exception:  # one bad message must not stop the accounting of the others
                 log.exception("could not account for dead message %s; will try again", message_id)
                 continue

@@ -8,19 +8,26 @@
   Redis. On a connection error Dramatiq drops that memory, but the claims stay, and a live worker's
   claims are never handed out again: the messages wait for the worker to restart.
   :class:`DurableRedisBroker` gives them back to their delay queue when the consumer reconnects.
+* A message that is not a Dramatiq message at all (only possible by writing to Redis directly)
+  makes Dramatiq's consumer fail and restart, dropping the messages it had prefetched with it
+  while they stay claimed: they wait for the worker to restart, and the bad message poisons it
+  again. :class:`DurableRedisBroker`'s consumers move such a message to the dead letters instead.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import redis
-from dramatiq.broker import Consumer
+from dramatiq.broker import Consumer, MessageProxy
 from dramatiq.brokers.redis import RedisBroker
-from dramatiq.errors import ConnectionClosed
+from dramatiq.errors import ConnectionClosed, DecodeError
 from dramatiq.middleware import Retries
+
+from .deadletters import bury_undecodable
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +66,7 @@ class DurableRedisBroker(RedisBroker):
     def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> Consumer:
         if queue_name.endswith(".DQ"):
             self._release_claims(queue_name)
-        return super().consume(queue_name, prefetch, timeout)
+        return DecodeSafeConsumer(self, queue_name, super().consume(queue_name, prefetch, timeout))
 
     def _release_claims(self, queue_name: str) -> None:
         """Return this worker's claimed delayed messages to their queue.
@@ -78,3 +85,39 @@ class DurableRedisBroker(RedisBroker):
                 self.do_requeue(queue_name, *message_ids)
         except REDIS_DOWN as error:
             raise ConnectionClosed(error) from None
+
+
+class DecodeSafeConsumer(Consumer):
+    """A Redis consumer that dead-letters a message it cannot decode instead of failing on it."""
+
+    def __init__(self, broker: RedisBroker, queue_name: str, consumer: Consumer) -> None:
+        self.broker = broker
+        self.queue_name = queue_name
+        self.consumer = consumer
+
+    def __next__(self) -> MessageProxy | None:
+        while True:
+            try:
+                return next(self.consumer)
+            except DecodeError as error:
+                self._bury(error)
+
+    def _bury(self, error: DecodeError) -> None:
+        reason = f"undecodable message: {type(error.error).__name__}: {error.error}"
+        try:
+            message_id = bury_undecodable(self.broker, self.queue_name, error.data, reason)
+        except REDIS_DOWN as down:
+            raise ConnectionClosed(down) from None
+        log.error("moved message %s of queue %s to the dead letters: %s", message_id, self.queue_name, reason)
+
+    def ack(self, message: MessageProxy) -> None:
+        self.consumer.ack(message)
+
+    def nack(self, message: MessageProxy) -> None:
+        self.consumer.nack(message)
+
+    def requeue(self, messages: Iterable[MessageProxy]) -> None:
+        self.consumer.requeue(messages)
+
+    def close(self) -> None:
+        self.consumer.close()

@@ -9,7 +9,7 @@ import dramatiq
 
 from job_importer import history
 from job_importer.contract import IMPORT_ACTOR, MAX_SHORT_CHARS, content_hash
-from job_importer.deadletters import list_dead, reconcile_dead_letters
+from job_importer.deadletters import UNDECODABLE, list_dead, purge_dead, reconcile_dead_letters, requeue_dead
 from job_importer.feedserver import FeedServer
 from job_importer.settings import FeedConfig
 from services.fetcher.trigger import start_import
@@ -77,16 +77,21 @@ def test_poison_messages_and_items_do_not_block_the_queue(
         message(queue, IMPORT_ACTOR),  # no arguments: the actor cannot even be called
         message(queue, "no_such_actor", {"run_id": "x"}),  # an actor nobody declared
     ]
+    # Not Dramatiq messages at all: only possible by writing to Redis directly.
+    undecodable = {"garbage-1": b"\xff\xfe not JSON", "garbage-2": b'{"not": "a message"}'}
     run_ids = start_import(settings, store, broker, feeds, "cli").run_ids
     for poisoned in poison[:2]:
         broker.enqueue(poisoned)
+    push_raw(redis_client, settings.queue_namespace, queue, "garbage-1", undecodable["garbage-1"])
     broker.enqueue(broker_message := chunk_message(queue, chunk))
     for poisoned in poison[2:]:
         broker.enqueue(poisoned)
+    push_raw(redis_client, settings.queue_namespace, queue, "garbage-2", undecodable["garbage-2"])
+    dead_expected = len(poison) + len(undecodable)
 
     dead = wait_for(
         lambda: (
-            len(found := list_dead(redis_client, settings.queue_namespace, queue)) == len(poison) and found
+            len(found := list_dead(redis_client, settings.queue_namespace, queue)) == dead_expected and found
         ),
         90,
         what="the poison messages to be dead-lettered",
@@ -96,7 +101,9 @@ def test_poison_messages_and_items_do_not_block_the_queue(
     finished = time.monotonic()
 
     checks = [RunCheck(run, feed, 0, None) for feed, run in enumerate(run_ids)]
-    outcome = check_final_state(settings, store, redis_client, catalog, checks, {0: 0, 1: 0}, expected_dead=4)
+    outcome = check_final_state(
+        settings, store, redis_client, catalog, checks, {0: 0, 1: 0}, expected_dead=dead_expected
+    )
     # The poison chunk's own run: the good items written, each bad one failed with its reason.
     run = history.get_run(store, run_id) or {}
     reasons = {
@@ -115,8 +122,9 @@ def test_poison_messages_and_items_do_not_block_the_queue(
         outcome.problem(f"written from the poison chunk: {written}")
     figures = Figures.of(
         "poison messages and items",
-        "4 messages that are not chunks (a string, a list, no arguments, an unknown actor) and a chunk "
-        f"with {len(bad)} items MongoDB must not see, amid a normal import",
+        "4 messages that are not chunks (a string, a list, no arguments, an unknown actor), 2 that are "
+        f"not messages (not JSON, JSON of another shape) and a chunk with {len(bad)} items MongoDB must "
+        "not see, amid a normal import",
         outcome,
         started=started,
         recovered_from=None,
@@ -128,7 +136,14 @@ def test_poison_messages_and_items_do_not_block_the_queue(
     record(figures)
     assert_clean(figures)
     assert broker_message.message_id not in {letter.message_id for letter in dead}
-    assert {letter.actor for letter in dead} == {IMPORT_ACTOR, "no_such_actor"}
+    assert {letter.actor for letter in dead} == {IMPORT_ACTOR, "no_such_actor", UNDECODABLE}
+    garbage = {letter.message_id: letter for letter in dead if letter.actor == UNDECODABLE}
+    assert garbage.keys() == undecodable.keys()
+    assert all(letter.reason.startswith("undecodable message: ") for letter in garbage.values())
+    namespace = settings.queue_namespace
+    assert requeue_dead(broker, namespace, queue, list(garbage)) == 0  # nothing a worker could run
+    assert purge_dead(redis_client, namespace, queue, None, list(garbage)) == len(garbage)
+    assert len(list_dead(redis_client, namespace, queue)) == len(poison)
     assert all(letter.run_id is None and letter.items == 0 for letter in dead)
     assert "never processed" in next(letter.reason for letter in dead if letter.actor == "no_such_actor")
     assert reasons.keys() == {
@@ -141,6 +156,12 @@ def test_poison_messages_and_items_do_not_block_the_queue(
     }
     assert "extra" in reasons["poison#poison-10"] and "extra" in reasons["poison#poison-11"]
     assert "title" in reasons["poison#poison-14"] and "guid" in reasons["poison#no-guid"]
+
+
+def push_raw(client, namespace: str, queue: str, message_id: str, data: bytes) -> None:
+    """Put bytes in a queue the way Dramatiq's Redis broker enqueues a message."""
+    client.hset(f"{namespace}:{queue}.msgs", message_id, data)
+    client.rpush(f"{namespace}:{queue}", message_id)
 
 
 def chunk_message(queue: str, chunk: dict[str, Any]) -> dramatiq.Message[Any]:
