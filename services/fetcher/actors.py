@@ -11,7 +11,7 @@ from dramatiq.middleware import CurrentMessage
 from job_importer.broker import worker_broker
 from job_importer.contract import FETCH_ACTOR
 from job_importer.db import ensure_indexes, get_store
-from job_importer.netguard import request_guard
+from job_importer.netguard import guarded_transport, request_guard
 from job_importer.pending import PendingItems
 from job_importer.redact import install_log_redaction
 from job_importer.settings import FeedConfig, get_settings
@@ -37,7 +37,9 @@ def _build_context() -> FetcherContext:
         ),
         http=make_client(settings),
         guarded_http=make_client(
-            settings, url_guard=request_guard(allow_private=settings.api_allow_private_feeds)
+            settings,
+            url_guard=request_guard(allow_private=settings.api_allow_private_feeds),
+            transport=None if settings.api_allow_private_feeds else guarded_transport(),
         ),
     )
 

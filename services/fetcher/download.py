@@ -57,8 +57,13 @@ class FetchError(Exception):
         self.retry_after_s = retry_after_s
 
 
-def make_client(settings: Settings, url_guard: Callable[[httpx.Request], None] | None = None) -> httpx.Client:
-    """An HTTP client for feeds. ``url_guard`` sees every request, redirects included (SSRF checks)."""
+def make_client(
+    settings: Settings,
+    url_guard: Callable[[httpx.Request], None] | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> httpx.Client:
+    """An HTTP client for feeds. ``url_guard`` sees every request, redirects included (SSRF checks);
+    ``transport`` replaces httpx's own (``netguard.guarded_transport`` for the same checks at connect)."""
     timeout = httpx.Timeout(
         connect=settings.fetch_connect_timeout_s,
         read=settings.fetch_read_timeout_s,
@@ -74,6 +79,7 @@ def make_client(settings: Settings, url_guard: Callable[[httpx.Request], None] |
             "Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.8, */*;q=0.5",
         },
         event_hooks={"request": [url_guard]} if url_guard else None,
+        transport=transport,
     )
 
 
