@@ -1,7 +1,9 @@
 """The schedule: one fetch per feed per cron slot, however many schedulers run.
 
 Each (slot, feed) pair is claimed with SET NX in Redis before its run is created, so two
-scheduler replicas (or a restarted one) never enqueue the same slot twice.
+scheduler replicas (or a restarted one) never enqueue the same slot twice. When Redis or MongoDB
+is away at a slot, the scheduler keeps its claims and tries the feeds it could not start again
+every few seconds, until the next slot is due.
 """
 
 from __future__ import annotations
@@ -21,9 +23,12 @@ from job_importer.db import Store
 from job_importer.deadletters import reconcile_dead_letters
 from job_importer.settings import FeedConfig, Settings
 
-from .trigger import Started, start_import
+from .trigger import start_import
 
 log = logging.getLogger(__name__)
+
+#: Pause between attempts to start a slot's feeds while Redis or MongoDB is away.
+SLOT_RETRY_S = 5.0
 
 
 def current_slot(cron: str, at: datetime) -> datetime:
@@ -36,6 +41,10 @@ def next_slot(cron: str, at: datetime) -> datetime:
     return croniter(cron, at).get_next(datetime)
 
 
+#: How long a (slot, feed) claim is kept: far longer than any schedule interval.
+CLAIM_TTL = timedelta(days=2)
+
+
 def claim_key(namespace: str, slot: datetime, feed_url: str) -> str:
     digest = hashlib.sha256(feed_url.encode()).hexdigest()[:16]
     # To the second: croniter takes a sixth (seconds) field, and such slots must not share a claim.
@@ -44,20 +53,63 @@ def claim_key(namespace: str, slot: datetime, feed_url: str) -> str:
 
 def enqueue_slot(
     settings: Settings, store: Store, broker: RedisBroker, slot: datetime, feeds: list[FeedConfig]
-) -> Started | None:
-    """Start a run for each feed of this slot that no other scheduler has claimed."""
+) -> list[FeedConfig]:
+    """Start a run for each feed of this slot that no other scheduler has claimed.
+
+    Returns the feeds this scheduler claimed but could not start (Redis or MongoDB away): the
+    claims stay ours, so trying them again later starts each one once. Raises if it cannot claim.
+    """
     owner = f"{socket.gethostname()}:{os.getpid()}"
-    ttl = timedelta(days=2)
     claimed = [
-        feed
-        for feed in feeds
-        if broker.client.set(claim_key(settings.queue_namespace, slot, feed.url), owner, nx=True, ex=ttl)
+        feed for feed in feeds if _claim(broker, claim_key(settings.queue_namespace, slot, feed.url), owner)
     ]
     if not claimed:
-        return None
-    started = start_import(settings, store, broker, claimed, "schedule")
+        return []
+    sent: list[FeedConfig] = []
+    try:
+        started = start_import(settings, store, broker, claimed, "schedule", sent=sent)
+    except Exception as exc:
+        log.warning(
+            "slot %s: could not start %d of %d run(s) (%s); will try again",
+            slot.isoformat(), len(claimed) - len(sent), len(claimed), exc,
+        )  # fmt: skip
+        started_urls = {feed.url for feed in sent}
+        return [feed for feed in claimed if feed.url not in started_urls]
     log.info("slot %s: started %d run(s) in %s", slot.isoformat(), len(claimed), started.batch_id)
-    return started
+    return []
+
+
+def _claim(broker: RedisBroker, key: str, owner: str) -> bool:
+    """Claim a (slot, feed) pair; a claim this scheduler already holds counts as ours."""
+    client = broker.client
+    return bool(client.set(key, owner, nx=True, ex=CLAIM_TTL) or client.get(key) == owner.encode())
+
+
+def start_slot(
+    settings: Settings,
+    store: Store,
+    broker: RedisBroker,
+    slot: datetime,
+    feeds: list[FeedConfig],
+    stop: threading.Event,
+) -> None:
+    """Enqueue a slot, trying again while Redis or MongoDB is away, until the next slot is due."""
+    due = next_slot(settings.schedule_cron, slot)
+    remaining = feeds
+    while True:
+        try:
+            remaining = enqueue_slot(settings, store, broker, slot, remaining)
+        except Exception as exc:  # the claims themselves failed: Redis is away
+            log.warning("slot %s: could not claim its feeds (%s); will try again", slot.isoformat(), exc)
+        if not remaining:
+            return
+        if datetime.now(UTC) >= due:
+            log.error(
+                "slot %s: gave up on %d feed(s) when the next slot came", slot.isoformat(), len(remaining)
+            )
+            return
+        if stop.wait(SLOT_RETRY_S):
+            return
 
 
 def run_scheduler(
@@ -73,7 +125,7 @@ def run_scheduler(
     feeds = settings.feed_configs()
     slot = current_slot(settings.schedule_cron, datetime.now(UTC))
     while True:
-        enqueue_slot(settings, store, broker, slot, feeds)
+        start_slot(settings, store, broker, slot, feeds, stop)
         _housekeeping(settings, store, broker)
         if once:
             return

@@ -43,10 +43,13 @@ def start_import(
     trigger: Trigger,
     *,
     guarded: Container[str] = frozenset(),
+    sent: list[FeedConfig] | None = None,
 ) -> Started:
     """Create the runs first (so they are visible as queued), then enqueue their fetches.
 
     Fetches of the URLs in ``guarded`` go through the SSRF guard (see ``job_importer.netguard``).
+    Each feed whose fetch is enqueued is appended to ``sent``, so a caller that gets an error
+    knows which feeds are still to start.
     """
     batch_id = history.new_id("batch-")
     run_ids = history.create_runs(store, feeds, trigger, batch_id)
@@ -57,4 +60,6 @@ def start_import(
             for unsent in run_ids[index:]:
                 history.fail_run(store, unsent, f"could not enqueue the fetch: {exc}")
             raise
+        if sent is not None:
+            sent.append(feed)
     return Started(batch_id=batch_id, run_ids=run_ids)

@@ -34,6 +34,7 @@ ORDER = [
     "MongoDB unreachable, then back",
     "MongoDB unreachable beyond the retries: dead letters, requeue",
     "two schedulers at once",
+    "scheduler with MongoDB away at its slot",
     "poison messages and items",
     "hostile feeds",
 ]

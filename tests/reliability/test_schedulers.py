@@ -1,16 +1,25 @@
-"""Two schedulers running at once over several cron slots: each feed is fetched once per slot."""
+"""Schedulers: two at once over several cron slots fetch each feed once per slot; one that finds
+MongoDB away at its slot starts it when MongoDB is back."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
+import pytest
+
+from job_importer.db import get_store
 from job_importer.feedserver import FeedServer
+from job_importer.settings import FeedConfig
+from services.fetcher import scheduler
 from tests.conftest import Workers, wait_for, wait_for_runs
+from tests.reliability.faults import CuttableLink
 from tests.reliability.harness import (
     Catalog,
     ChangingFeed,
@@ -20,9 +29,16 @@ from tests.reliability.harness import (
     check_final_state,
     record,
 )
+from tests.reliability.test_outages import worker_settings_through
 
 SLOT_S = 5
 SLOTS = 4
+
+
+def write_feeds_file(directory: Path, feeds: list[FeedConfig]) -> Path:
+    path = directory / "feeds.toml"
+    path.write_text("".join(f'[[feeds]]\nurl = "{feed.url}"\nsource = "{feed.source}"\n\n' for feed in feeds))
+    return path
 
 
 def test_two_schedulers_fetch_each_feed_once_per_slot(
@@ -31,13 +47,7 @@ def test_two_schedulers_fetch_each_feed_once_per_slot(
     catalog = Catalog(feeds=3, items=100, added_per_version=10, edited_per_version=10)
     for feed in range(catalog.feeds):
         feed_server.routes[catalog.path(feed)] = ChangingFeed(catalog, feed)
-    feeds_file = tmp_path / "feeds.toml"
-    feeds_file.write_text(
-        "".join(
-            f'[[feeds]]\nurl = "{config.url}"\nsource = "{config.source}"\n\n'
-            for config in catalog.configs(feed_server.url("/"))
-        )
-    )
+    feeds_file = write_feeds_file(tmp_path, catalog.configs(feed_server.url("/")))
     # croniter reads a sixth field as seconds: a slot every SLOT_S seconds.
     config = settings.model_copy(update={"feeds_file": feeds_file, "schedule_cron": f"* * * * * */{SLOT_S}"})
     workers.settings = config
@@ -95,3 +105,68 @@ def test_two_schedulers_fetch_each_feed_once_per_slot(
     assert per_feed == [per_feed[0]] * catalog.feeds and per_feed[0] >= SLOTS
     assert slots == per_feed[0] * catalog.feeds
     assert [feed_server.hits[catalog.path(feed)] for feed in range(catalog.feeds)] == per_feed
+
+
+def test_a_scheduler_that_finds_mongodb_away_at_a_slot_starts_it_once_mongodb_is_back(
+    settings,
+    store,
+    broker,
+    redis_client,
+    mongo_link: CuttableLink,
+    feed_server: FeedServer,
+    workers: Workers,
+    caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    catalog = Catalog(feeds=3, items=100, added_per_version=10, edited_per_version=10)
+    feed_server.routes.update(catalog.routes(0))
+    feeds = catalog.configs(feed_server.url("/"))
+    # The scheduler (hourly, in this process) reaches MongoDB through the link; the workers do not.
+    config = settings.model_copy(update={"feeds_file": write_feeds_file(tmp_path, feeds)})
+    cut_off = worker_settings_through(mongo_link, config)
+    monkeypatch.setattr(scheduler, "SLOT_RETRY_S", 0.5)
+    workers.start_both()
+    started = time.monotonic()
+    mongo_link.cut()
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=scheduler.run_scheduler,
+        args=(cut_off, get_store(cut_off), broker),
+        kwargs={"once": True, "stop": stop},
+        daemon=True,
+    )
+    with caplog.at_level(logging.WARNING, logger=scheduler.__name__):
+        thread.start()
+        wait_for(
+            lambda: sum("will try again" in record.getMessage() for record in caplog.records) >= 2,
+            30,
+            what="the scheduler to fail at its slot and try again",
+        )
+        claims = len(list(redis_client.scan_iter(match=f"{config.queue_namespace}:__schedule__:*")))
+        mongo_link.restore()
+        back = time.monotonic()
+        thread.join(timeout=60)
+    stop.set()
+    assert not thread.is_alive()
+    runs = list(store.runs.find({}, {"feed_url": 1, "trigger": 1}))
+    wait_for_runs(store, [run["_id"] for run in runs], timeout=120)
+    finished = time.monotonic()
+
+    urls = [feed.url for feed in feeds]
+    checks = [RunCheck(run["_id"], urls.index(run["feed_url"]), 0, None) for run in runs]
+    outcome = check_final_state(config, store, redis_client, catalog, checks, dict.fromkeys(range(3), 0))
+    figures = Figures.of(
+        "scheduler with MongoDB away at its slot",
+        "the scheduler's MongoDB link cut when its slot came (claims taken, runs not creatable), restored after two failed attempts",
+        outcome,
+        started=started,
+        recovered_from=back,
+        finished=finished,
+        claims_during_outage=claims,
+    )
+    record(figures)
+    assert_clean(figures)
+    assert claims == catalog.feeds  # it had claimed the slot before it could not go on
+    assert sorted(run["feed_url"] for run in runs) == sorted(urls)  # each feed started once
+    assert {run["trigger"] for run in runs} == {"schedule"}
