@@ -412,6 +412,7 @@ def schedule(once: Annotated[bool, typer.Option(help="Enqueue the current slot, 
 
     settings = get_settings()
     stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())  # Kubernetes stops a Job's pod with SIGTERM
     try:
         run_scheduler(settings, _store(settings), build_broker(settings), once=once, stop=stop)
     except KeyboardInterrupt:

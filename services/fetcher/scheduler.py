@@ -59,10 +59,7 @@ def enqueue_slot(
     Returns the feeds this scheduler claimed but could not start (Redis or MongoDB away): the
     claims stay ours, so trying them again later starts each one once. Raises if it cannot claim.
     """
-    owner = f"{socket.gethostname()}:{os.getpid()}"
-    claimed = [
-        feed for feed in feeds if _claim(broker, claim_key(settings.queue_namespace, slot, feed.url), owner)
-    ]
+    claimed = [feed for feed in feeds if _claim(broker, claim_key(settings.queue_namespace, slot, feed.url))]
     if not claimed:
         return []
     sent: list[FeedConfig] = []
@@ -79,10 +76,28 @@ def enqueue_slot(
     return []
 
 
-def _claim(broker: RedisBroker, key: str, owner: str) -> bool:
+def _owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _claim(broker: RedisBroker, key: str) -> bool:
     """Claim a (slot, feed) pair; a claim this scheduler already holds counts as ours."""
-    client = broker.client
+    client, owner = broker.client, _owner()
     return bool(client.set(key, owner, nx=True, ex=CLAIM_TTL) or client.get(key) == owner.encode())
+
+
+_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+
+
+def _release_claims(settings: Settings, broker: RedisBroker, slot: datetime, feeds: list[FeedConfig]) -> None:
+    """Give up our claims on feeds we could not start, so a scheduler started after us can (best effort)."""
+    try:
+        for feed in feeds:
+            broker.client.eval(_RELEASE, 1, claim_key(settings.queue_namespace, slot, feed.url), _owner())
+    except Exception as exc:
+        log.warning(
+            "slot %s: could not release the claims of %d feed(s): %s", slot.isoformat(), len(feeds), exc
+        )
 
 
 def start_slot(
@@ -109,6 +124,7 @@ def start_slot(
             )
             return
         if stop.wait(SLOT_RETRY_S):
+            _release_claims(settings, broker, slot, remaining)
             return
 
 

@@ -67,7 +67,7 @@ def test_two_schedulers_fetch_each_feed_once_per_slot(
         )
     finally:
         for scheduler in schedulers:
-            scheduler.send_signal(signal.SIGINT)
+            scheduler.send_signal(signal.SIGTERM)  # as Kubernetes stops a pod
         codes = [scheduler.wait(timeout=30) for scheduler in schedulers]
     runs = list(store.runs.find({}, {"feed_url": 1, "created_at": 1}).sort("created_at", 1))
     wait_for_runs(store, [run["_id"] for run in runs], timeout=120)
@@ -170,3 +170,33 @@ def test_a_scheduler_that_finds_mongodb_away_at_a_slot_starts_it_once_mongodb_is
     assert claims == catalog.feeds  # it had claimed the slot before it could not go on
     assert sorted(run["feed_url"] for run in runs) == sorted(urls)  # each feed started once
     assert {run["trigger"] for run in runs} == {"schedule"}
+
+
+def test_a_scheduler_stopped_while_mongodb_is_away_gives_its_claims_back(
+    settings, broker, redis_client, mongo_link: CuttableLink, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    feeds = [FeedConfig(url=f"http://127.0.0.1:9/feed-{n}.xml") for n in range(3)]
+    cut_off = worker_settings_through(
+        mongo_link, settings.model_copy(update={"feeds_file": write_feeds_file(tmp_path, feeds)})
+    )
+    mongo_link.cut()
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=scheduler.run_scheduler,
+        args=(cut_off, get_store(cut_off), broker),
+        kwargs={"stop": stop},
+        daemon=True,
+    )
+    claims = f"{settings.queue_namespace}:__schedule__:*"
+    with caplog.at_level(logging.WARNING, logger=scheduler.__name__):
+        thread.start()
+        wait_for(
+            lambda: any("will try again" in record.getMessage() for record in caplog.records),
+            30,
+            what="the scheduler to fail at its slot",
+        )
+        assert len(list(redis_client.scan_iter(match=claims))) == len(feeds)
+        stop.set()  # what SIGTERM does in `job-importer schedule`
+        thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert list(redis_client.scan_iter(match=claims)) == []  # a scheduler started next can take the slot
