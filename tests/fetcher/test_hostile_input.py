@@ -1,9 +1,9 @@
 """Hostile and broken feed bytes through the parse and normalise path: a clear error or a correct
 import, within bounded time and memory.
 
-Every parse test runs against each entry point of :mod:`services.fetcher.parse` that exists
-(``parse_with_feedparser`` today; ``parse_feed``, which picks the fast lxml path when it can, once
-that lands), so the fast path gets the same hostile inputs.
+Every parse test runs against both entry points of :mod:`services.fetcher.parse`:
+``parse_with_feedparser``, and ``parse_feed``, which picks the fast lxml path when it can (what the
+fetcher uses), so the fast path gets the same hostile inputs.
 """
 
 from __future__ import annotations
@@ -37,9 +37,7 @@ from services.fetcher.parse import FeedParseError, ParsedFeed
 from tests.fetcher.hostile import bounded, rss
 
 Parser = Callable[[bytes], ParsedFeed]
-PARSERS: list[Parser] = [
-    getattr(parse, name) for name in ("parse_feed", "parse_with_feedparser") if hasattr(parse, name)
-]
+PARSERS: list[Parser] = [parse.parse_feed, parse.parse_with_feedparser]
 FEED = FeedConfig(url="https://hostile.example/feed", source="hostile.example")
 ITEM = "<item><title>Caf\u00e9 - Z\u00fcrich</title><guid>g1</guid><description>d\u00e9j\u00e0 vu</description></item>"
 
