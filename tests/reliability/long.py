@@ -206,7 +206,7 @@ class FaultInjector:
         return 3.0
 
     def keep_up(self) -> None:
-        """Restart whatever exited on its own (a scheduler dies when Redis or MongoDB is away at a slot)."""
+        """Restart whatever exited on its own, as Kubernetes would (and count it: none should)."""
         groups: list[tuple[list[subprocess.Popen[bytes]], Service]] = [
             (self.importers, "importer"),
             (self.fetchers, "fetcher"),
@@ -252,7 +252,7 @@ def soak(minutes: float, fault_every_s: float, slot_s: int, seed: int) -> Figure
             injector.keep_up()
             time.sleep(1)
         for scheduler in system.schedulers:
-            scheduler.send_signal(signal.SIGINT)
+            scheduler.send_signal(signal.SIGTERM)
             scheduler.wait(timeout=60)
         say("soak over: letting every run finish")
         settle(system)
