@@ -3,14 +3,38 @@
 from __future__ import annotations
 
 import contextlib
+import random
 import socket
 import subprocess
 import tempfile
 import threading
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from job_importer.devstack import start_redis
-from tests.conftest import free_port
+
+
+def restartable_port() -> int:
+    """A free loopback port below the ephemeral range, for a server that goes away and comes back.
+
+    While such a server is down, clients keep reconnecting to its port; a port in the ephemeral
+    range can then be given to one of them as its own source port (a TCP self-connect), and the
+    server cannot bind it again. Ports below the range are never handed out that way.
+    """
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    rng = random.Random()
+    for _ in range(1000):
+        port = rng.randrange(max(1024, low // 2), low)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port below {low}")
 
 
 class CuttableLink:
@@ -23,7 +47,7 @@ class CuttableLink:
 
     def __init__(self, target_host: str, target_port: int) -> None:
         self.target = (target_host, target_port)
-        self.port = free_port()
+        self.port = restartable_port()
         self._lock = threading.Lock()
         self._sockets: set[socket.socket] = set()
         self._listener: socket.socket | None = None
@@ -110,7 +134,7 @@ class RestartableRedis:
     """A private redis-server with AOF persistence (as the chart runs it) that can be stopped and started."""
 
     def __init__(self) -> None:
-        self.port = free_port()
+        self.port = restartable_port()
         self.data_dir = tempfile.mkdtemp(prefix="job-importer-aof-")
         self.process: subprocess.Popen[bytes] | None = None
 
