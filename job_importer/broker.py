@@ -28,9 +28,11 @@ from .settings import Settings
 def build_broker(settings: Settings, extra_middleware: list[Middleware] | None = None) -> RedisBroker:
     """A Redis broker with our retry policy, set as Dramatiq's global broker."""
     from .control import WorkerControl
+    from .crashguard import CrashGuard
     from .deadletters import DeadLetterAccounting
 
     middleware: list[Middleware] = [
+        CrashGuard(settings),  # first: a message that keeps killing workers must not get further
         AgeLimit(),
         TimeLimit(time_limit=15 * 60 * 1000),
         ShutdownNotifications(),

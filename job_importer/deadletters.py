@@ -314,19 +314,25 @@ class DeadLetterAccounting(Middleware):
     ) -> None:
         if exception is None or not message.failed:
             return
-        namespace = self.settings.queue_namespace
-        message_id = message.options.get("redis_message_id")
-        reason = redact(f"{type(exception).__name__}: {exception}")[:2000]
-        try:
-            broker.client.hset(
-                reasons_key(namespace),
-                message_id,
-                json.dumps({"reason": reason, "at": datetime.now(UTC).isoformat()}),
-            )
-            PendingItems(
-                broker.client, namespace, self.settings.import_queue, self.settings.dedupe_ttl_s
-            ).release(_item_ids(message))
-            account(self.settings, get_store(self.settings), message, reason)
-            broker.client.sadd(accounted_key(namespace), message_id)
-        except Exception:
-            log.exception("could not account for dead message %s now; the scheduler will", message_id)
+        record_death(self.settings, broker, message, f"{type(exception).__name__}: {exception}")
+
+
+def record_death(settings: Settings, broker: RedisBroker, message: Any, reason: str) -> None:
+    """Note why a message is going to the dead letters and reflect it on its run (best effort:
+    the scheduler's housekeeping accounts for whatever this could not)."""
+    namespace = settings.queue_namespace
+    message_id = message.options.get("redis_message_id")
+    reason = redact(reason)[:2000]
+    try:
+        broker.client.hset(
+            reasons_key(namespace),
+            message_id,
+            json.dumps({"reason": reason, "at": datetime.now(UTC).isoformat()}),
+        )
+        PendingItems(broker.client, namespace, settings.import_queue, settings.dedupe_ttl_s).release(
+            _item_ids(message)
+        )
+        account(settings, get_store(settings), message, reason)
+        broker.client.sadd(accounted_key(namespace), message_id)
+    except Exception:
+        log.exception("could not account for dead message %s now; the scheduler will", message_id)

@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     heartbeat_timeout_ms: int = Field(60_000, ge=1000)
     maintenance_chance: int = Field(1000, ge=1, le=1_000_000)
     dead_message_ttl_ms: int = Field(7 * 86_400_000, ge=60_000)
+    # A message whose worker died (kill -9, out of memory) this many times while processing it is
+    # dead-lettered at its next delivery instead of taking down one worker after another.
+    worker_crash_limit: int = Field(3, ge=1)
 
     # Fetching.
     fetch_connect_timeout_s: float = 10.0

@@ -5,11 +5,18 @@ from __future__ import annotations
 import os
 import random
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
+
+import dramatiq
 
 from job_importer.control import pause, resume, worker_states
+from job_importer.crashguard import crashes_key
+from job_importer.deadletters import DeadLetter, list_dead
 from job_importer.feedserver import FeedServer, Reply, Request
 from job_importer.queues import queue_stats
 from services.fetcher.trigger import start_import
@@ -19,6 +26,13 @@ from tests.reliability.harness import Catalog, Figures, RunCheck, assert_clean, 
 
 def in_progress(redis_client, settings, queue: str) -> int:
     return next(stat.in_progress for stat in queue_stats(redis_client, settings) if stat.queue == queue)
+
+
+CRASH_QUEUE = "crash-test"  # tests/reliability/crashing_actors.py (not imported: it builds a broker)
+
+
+def message(queue: str, actor: str, *args: str) -> dramatiq.Message[Any]:
+    return dramatiq.Message(queue_name=queue, actor_name=actor, args=args, kwargs={}, options={})
 
 
 def all_finished(store, run_ids: list[str]) -> bool:
@@ -248,3 +262,46 @@ def test_sigterm_finishes_or_returns_in_flight_work(
     assert left_claimed == 0 and done + queued == total, (done, queued, total, left_claimed)
     # The fetch in flight was finished, not redone: the dripping feed was downloaded once.
     assert feed_server.hits[catalog.path(0)] - hits_before.get(catalog.path(0), 0) == 1
+
+
+def test_a_message_that_keeps_killing_its_worker_is_dead_lettered(
+    fast_settings, broker, redis_client
+) -> None:
+    settings = fast_settings.model_copy(update={"worker_crash_limit": 2, "metrics_enabled": False})
+    env = {**os.environ, **settings.as_env()}
+    argv = [sys.executable, "-m", "dramatiq", "tests.reliability.crashing_actors", "--processes", "1"]
+    argv += ["--threads", "2", "--queues", CRASH_QUEUE]
+    done_key = f"{settings.queue_namespace}:crash-test-done"
+    poison = broker.enqueue(message(CRASH_QUEUE, "die_or_mark", "die", done_key))
+    broker.enqueue(message(CRASH_QUEUE, "die_or_mark", "mark", done_key))
+
+    def dead_letters() -> list[DeadLetter]:
+        return list_dead(redis_client, settings.queue_namespace, CRASH_QUEUE)
+
+    deaths = 0
+    for _ in range(
+        settings.worker_crash_limit + 2
+    ):  # a supervisor restarting the worker, as Kubernetes would
+        worker = subprocess.Popen(
+            argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
+        try:
+            wait_for(
+                lambda worker=worker: worker.poll() is not None or bool(dead_letters()),
+                60,
+                what="the worker to die or the message to be dead-lettered",
+            )
+        finally:
+            if worker.poll() is None:
+                os.killpg(worker.pid, signal.SIGTERM)
+                worker.wait(timeout=30)
+            else:
+                deaths += 1
+        if dead_letters():
+            break
+    [letter] = dead_letters()
+    assert letter.message_id == poison.options["redis_message_id"]
+    assert letter.reason.startswith("WorkerCrashes: the worker died 2 times"), letter.reason
+    assert deaths == settings.worker_crash_limit  # it took its worker down twice, not a third time
+    assert redis_client.get(done_key) == b"done"  # the other message was not lost with it
+    assert redis_client.hlen(crashes_key(settings.queue_namespace)) == 0
