@@ -66,6 +66,10 @@ class CuttableLink:
         """Refuse new connections and reset the open ones."""
         listener, self._listener = self._listener, None
         if listener is not None:
+            # shutdown() first: on Linux, close() alone leaves a socket that a thread is blocked
+            # accepting on listening (and accepting) until that accept returns.
+            with contextlib.suppress(OSError):
+                listener.shutdown(socket.SHUT_RDWR)
             listener.close()
         with self._lock:
             sockets, self._sockets = self._sockets, set()
