@@ -299,7 +299,9 @@ def test_a_message_that_keeps_killing_its_worker_is_dead_lettered(
                 deaths += 1
         if dead_letters():
             break
-    [letter] = dead_letters()
+    letters = dead_letters()
+    assert len(letters) == 1, [letter.excerpt[:160] for letter in letters]
+    [letter] = letters
     assert letter.message_id == poison.options["redis_message_id"]
     assert letter.reason.startswith("WorkerCrashes: the worker died 2 times"), letter.reason
     assert deaths == settings.worker_crash_limit  # it took its worker down twice, not a third time
