@@ -40,6 +40,11 @@ def accounted_key(namespace: str) -> str:
     return f"{namespace}:__dead_accounted__"
 
 
+def claims_key(namespace: str, broker_id: str, queue: str) -> str:
+    """Dramatiq's Redis set of the messages one worker (broker id; ``*`` for all) has fetched from a queue."""
+    return f"{namespace}:__acks__.{broker_id}.{queue}"
+
+
 def _xq(namespace: str, queue: str) -> tuple[str, str]:
     base = f"{namespace}:{queue}.XQ"
     return base, f"{base}.msgs"
@@ -67,7 +72,7 @@ def bury_undecodable(broker: RedisBroker, queue_name: str, data: bytes, reason: 
     claims on the queue (the messages it has fetched and not yet acked: a handful).
     """
     namespace = broker.namespace
-    claims = f"{namespace}:__acks__.{broker.broker_id}.{queue_name}"
+    claims = claims_key(namespace, broker.broker_id, queue_name)
     messages = f"{namespace}:{queue_name}.msgs"
     claimed = [_decode(m) for m in cast(set[bytes], broker.client.smembers(claims))]
     datas = cast(list[bytes | None], broker.client.hmget(messages, claimed)) if claimed else []
@@ -75,10 +80,11 @@ def bury_undecodable(broker: RedisBroker, queue_name: str, data: bytes, reason: 
     if message_id is None:
         return None
     xq, xq_messages = _xq(namespace, q_name(queue_name))
-    record = json.dumps({"reason": redact(reason)[:2000], "at": datetime.now(UTC).isoformat()})
     now_ms = int(datetime.now(UTC).timestamp() * 1000)
     keys = [claims, messages, xq, xq_messages, reasons_key(namespace)]
-    buried = broker.client.eval(_BURY, len(keys), *keys, message_id, now_ms, record)
+    buried = broker.client.eval(
+        _BURY, len(keys), *keys, message_id, now_ms, _reason_record(clean_reason(reason))
+    )
     return message_id if buried else None
 
 
@@ -95,6 +101,15 @@ class DeadLetter:
 
     def as_dict(self) -> dict[str, Any]:
         return {**self.__dict__, "dead_at": self.dead_at.isoformat()}
+
+
+def clean_reason(reason: str) -> str:
+    """A reason as the dead letters keep it: no credentials, at most 2,000 characters."""
+    return redact(reason)[:2000]
+
+
+def _reason_record(reason: str) -> str:
+    return json.dumps({"reason": reason, "at": datetime.now(UTC).isoformat()})
 
 
 def _decode(raw: Any) -> str:
@@ -322,13 +337,9 @@ def record_death(settings: Settings, broker: RedisBroker, message: Any, reason: 
     the scheduler's housekeeping accounts for whatever this could not)."""
     namespace = settings.queue_namespace
     message_id = message.options.get("redis_message_id")
-    reason = redact(reason)[:2000]
+    reason = clean_reason(reason)
     try:
-        broker.client.hset(
-            reasons_key(namespace),
-            message_id,
-            json.dumps({"reason": reason, "at": datetime.now(UTC).isoformat()}),
-        )
+        broker.client.hset(reasons_key(namespace), message_id, _reason_record(reason))
         PendingItems(broker.client, namespace, settings.import_queue, settings.dedupe_ttl_s).release(
             _item_ids(message)
         )

@@ -27,7 +27,7 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.errors import ConnectionClosed, DecodeError
 from dramatiq.middleware import Retries
 
-from .deadletters import bury_undecodable
+from .deadletters import bury_undecodable, claims_key
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ class DurableRedisBroker(RedisBroker):
         boot, or after an error dropped them from memory (they are requeued on other errors). Any
         claim of this worker on the queue at that moment is one nobody will act on.
         """
-        claims = f"{self.namespace}:__acks__.{self.broker_id}.{queue_name}"
+        claims = claims_key(self.namespace, self.broker_id, queue_name)
         try:
             message_ids = self.client.smembers(claims)
             if message_ids:

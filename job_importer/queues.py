@@ -10,7 +10,7 @@ import dramatiq
 import redis
 
 from .control import paused_queues
-from .deadletters import count_dead
+from .deadletters import claims_key, count_dead
 from .settings import Settings
 
 
@@ -37,7 +37,7 @@ def queue_stats(client: redis.Redis, settings: Settings) -> list[QueueStats]:
     stats = []
     for queue in queue_names(settings):
         claimed = 0
-        for key in client.scan_iter(match=f"{namespace}:__acks__.*.{queue}", count=500):
+        for key in client.scan_iter(match=claims_key(namespace, "*", queue), count=500):
             claimed += int(client.scard(key))
         stats.append(
             QueueStats(

@@ -107,6 +107,25 @@ def test_two_schedulers_fetch_each_feed_once_per_slot(
     assert [feed_server.hits[catalog.path(feed)] for feed in range(catalog.feeds)] == per_feed
 
 
+def start_failing_scheduler(
+    settings, broker, stop: threading.Event, caplog: pytest.LogCaptureFixture, *, failures: int, once: bool
+) -> threading.Thread:
+    """Run a scheduler in a thread and wait until it has failed ``failures`` times to start its slot."""
+    thread = threading.Thread(
+        target=scheduler.run_scheduler,
+        args=(settings, get_store(settings), broker),
+        kwargs={"once": once, "stop": stop},
+        daemon=True,
+    )
+    thread.start()
+    wait_for(
+        lambda: sum("will try again" in record.getMessage() for record in caplog.records) >= failures,
+        30,
+        what=f"the scheduler to fail {failures} time(s) at its slot",
+    )
+    return thread
+
+
 def test_a_scheduler_that_finds_mongodb_away_at_a_slot_starts_it_once_mongodb_is_back(
     settings,
     store,
@@ -130,19 +149,8 @@ def test_a_scheduler_that_finds_mongodb_away_at_a_slot_starts_it_once_mongodb_is
     started = time.monotonic()
     mongo_link.cut()
     stop = threading.Event()
-    thread = threading.Thread(
-        target=scheduler.run_scheduler,
-        args=(cut_off, get_store(cut_off), broker),
-        kwargs={"once": True, "stop": stop},
-        daemon=True,
-    )
     with caplog.at_level(logging.WARNING, logger=scheduler.__name__):
-        thread.start()
-        wait_for(
-            lambda: sum("will try again" in record.getMessage() for record in caplog.records) >= 2,
-            30,
-            what="the scheduler to fail at its slot and try again",
-        )
+        thread = start_failing_scheduler(cut_off, broker, stop, caplog, failures=2, once=True)
         claims = len(list(redis_client.scan_iter(match=f"{config.queue_namespace}:__schedule__:*")))
         mongo_link.restore()
         back = time.monotonic()
@@ -181,20 +189,9 @@ def test_a_scheduler_stopped_while_mongodb_is_away_gives_its_claims_back(
     )
     mongo_link.cut()
     stop = threading.Event()
-    thread = threading.Thread(
-        target=scheduler.run_scheduler,
-        args=(cut_off, get_store(cut_off), broker),
-        kwargs={"stop": stop},
-        daemon=True,
-    )
     claims = f"{settings.queue_namespace}:__schedule__:*"
     with caplog.at_level(logging.WARNING, logger=scheduler.__name__):
-        thread.start()
-        wait_for(
-            lambda: any("will try again" in record.getMessage() for record in caplog.records),
-            30,
-            what="the scheduler to fail at its slot",
-        )
+        thread = start_failing_scheduler(cut_off, broker, stop, caplog, failures=1, once=False)
         assert len(list(redis_client.scan_iter(match=claims))) == len(feeds)
         stop.set()  # what SIGTERM does in `job-importer schedule`
         thread.join(timeout=30)
