@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import e2e, feeds, parse_stage
-from .report import table
+from bench import e2e, feeds, parse_stage
+from bench.report import table
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -29,19 +29,18 @@ import redis
 from dramatiq.brokers.redis import RedisBroker
 from pymongo.errors import PyMongoError
 
+from bench import feeds as bench_feeds
+from bench.probe import FLUSH_S
+from bench.stats import summary
+from cli.workers import Service, worker_argv, worker_queue
+from devstack.feedserver import FeedServer
+from devstack.stack import start_redis
 from job_importer import history
 from job_importer.broker import build_broker
 from job_importer.control import live_workers
 from job_importer.db import Store, ensure_indexes, get_store
-from job_importer.devstack import start_redis
-from job_importer.feedserver import FeedServer
 from job_importer.settings import FeedConfig, Settings
-from job_importer.workers import Service, worker_argv, worker_queue
-from services.fetcher.trigger import start_import
-
-from . import feeds as bench_feeds
-from .probe import FLUSH_S
-from .stats import summary
+from job_importer.trigger import start_import
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTCOMES = ("new", "updated", "unchanged", "duplicates", "failed")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from job_importer.samplefeeds import SampleJob, edited, jobicy_feed, sample_jobs
+from devstack.samplefeeds import SampleJob, edited, jobicy_feed, sample_jobs
 
 INVALID_EVERY = 100  # one item in a hundred has no identity (a failed item, by design)
 CHANGED_EVERY = 10  # on a re-run, one item in ten has new content

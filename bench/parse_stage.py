@@ -9,10 +9,9 @@ from typing import Any
 import feedparser
 from lxml import etree
 
+from bench.stats import summary
 from services.fetcher.fastparse import _parser, parse_fast
 from services.fetcher.parse import parse_with_feedparser
-
-from .stats import summary
 
 
 def candidates(body: bytes) -> dict[str, Callable[[], object]]:

@@ -1,4 +1,4 @@
-"""The MongoDB stand-in for the benchmark: job_importer.embedded_mongo with one fix.
+"""The MongoDB stand-in for the benchmark: devstack.embedded_mongo with one fix.
 
 mongoeco 4.11's in-memory engine looks a document up by ``_id`` directly only when it exists;
 for a missing one (every upsert that inserts) and for ``_id: {$in: [...]}`` it scans the whole
@@ -6,7 +6,7 @@ collection, so an import slows down with the size of the collection (measured: 1
 into an empty collection, 76/s at 2,500 documents). Here string ``_id`` lookups that miss
 return no candidates, as on MongoDB, and ``$in`` over string ids looks each one up. The
 engine's results are unchanged; only the scan is skipped. Run as
-``python -m bench.standin --port N`` (same output as job_importer.embedded_mongo).
+``python -m bench.standin --port N`` (same output as devstack.embedded_mongo).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from mongoeco.core.query_plan import AndCondition, InCondition
 from mongoeco.engines import memory
 from mongoeco.engines._memory_collection import MemoryCollection
 
-from job_importer import embedded_mongo
+from devstack import embedded_mongo
 
 _candidates = memory.MemoryEngine._candidate_items_for_plan_locked
 

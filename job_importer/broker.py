@@ -19,17 +19,17 @@ from dramatiq.middleware import (
     TimeLimit,
 )
 
-from . import metrics
-from .contract import IMPORT_ACTOR
-from .durability import DurableRedisBroker, DurableRetries
-from .settings import Settings
+from job_importer import metrics
+from job_importer.contract import IMPORT_ACTOR
+from job_importer.durability import DurableRedisBroker, DurableRetries
+from job_importer.settings import Settings
 
 
 def build_broker(settings: Settings, extra_middleware: list[Middleware] | None = None) -> RedisBroker:
     """A Redis broker with our retry policy, set as Dramatiq's global broker."""
-    from .control import WorkerControl
-    from .crashguard import CrashGuard
-    from .deadletters import DeadLetterAccounting
+    from job_importer.control import WorkerControl
+    from job_importer.crashguard import CrashGuard
+    from job_importer.deadletters import DeadLetterAccounting
 
     middleware: list[Middleware] = [
         CrashGuard(settings),  # first: a message that keeps killing workers must not get further

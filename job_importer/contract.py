@@ -17,6 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapte
 FETCH_ACTOR = "fetch_feed"
 IMPORT_ACTOR = "import_chunk"
 
+#: Room left in a chunk message for the chunk's envelope and Dramatiq's own fields.
+ENVELOPE_BYTES = 2048
+
 # Field caps: an item over them fails with a reason instead of bloating a message.
 MAX_ID_CHARS = 2_000
 MAX_SHORT_CHARS = 2_000

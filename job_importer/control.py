@@ -19,7 +19,7 @@ from typing import Any, cast
 import redis
 from dramatiq.middleware import Middleware
 
-from .settings import Settings
+from job_importer.settings import Settings
 
 POLL_SECONDS = 1.0
 PRESENCE_TTL_S = 5

@@ -24,8 +24,8 @@ from typing import Any
 import redis
 from dramatiq.middleware import Middleware, SkipMessage
 
-from .deadletters import record_death
-from .settings import Settings
+from job_importer.deadletters import record_death
+from job_importer.settings import Settings
 
 log = logging.getLogger(__name__)
 

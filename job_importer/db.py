@@ -9,7 +9,7 @@ from pymongo import ASCENDING, DESCENDING, MongoClient
 from pymongo.collection import Collection
 from pymongo.database import Database
 
-from .settings import Settings
+from job_importer.settings import Settings
 
 JOBS = "jobs"
 IMPORT_LOGS = "import_logs"  # one record per feed per run, as in the original design

@@ -22,12 +22,12 @@ from dramatiq.common import q_name
 from dramatiq.errors import DecodeError
 from dramatiq.middleware import Middleware
 
-from . import history
-from .contract import FETCH_ACTOR, IMPORT_ACTOR
-from .db import Store, get_store
-from .pending import PendingItems
-from .redact import redact
-from .settings import Settings
+from job_importer import history
+from job_importer.contract import FETCH_ACTOR, IMPORT_ACTOR
+from job_importer.db import Store, get_store
+from job_importer.pending import PendingItems
+from job_importer.redact import redact
+from job_importer.settings import Settings
 
 log = logging.getLogger(__name__)
 

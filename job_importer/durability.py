@@ -27,7 +27,7 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.errors import ConnectionClosed, DecodeError
 from dramatiq.middleware import Retries
 
-from .deadletters import bury_undecodable, claims_key
+from job_importer.deadletters import bury_undecodable, claims_key
 
 log = logging.getLogger(__name__)
 

@@ -8,9 +8,9 @@ from typing import Any
 
 from pymongo import DESCENDING, UpdateOne
 
-from .db import Store
-from .history import now
-from .redact import redact
+from job_importer.db import Store
+from job_importer.history import now
+from job_importer.redact import redact
 
 RAW_EXCERPT_CHARS = 2_000
 

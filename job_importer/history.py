@@ -24,10 +24,10 @@ from typing import Any, Literal
 
 from pymongo import DESCENDING, ReturnDocument
 
-from . import metrics
-from .db import Store
-from .redact import redact
-from .settings import FeedConfig
+from job_importer import metrics
+from job_importer.db import Store
+from job_importer.redact import redact
+from job_importer.settings import FeedConfig
 
 Trigger = Literal["schedule", "cli", "api"]
 Status = Literal["queued", "fetching", "importing", "completed", "failed"]

@@ -18,7 +18,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from .settings import FeedConfig, Settings
+from job_importer.settings import FeedConfig, Settings
 
 OTHER_FEED = "other"
 FETCH_RESULTS = frozenset(
@@ -120,7 +120,10 @@ class QueueCollector(Collector):
         return []  # nothing to read from Redis when the collector is registered
 
     def collect(self) -> Iterator[Metric]:
-        from .queues import oldest_ready_age_s, queue_stats  # queues -> deadletters -> history -> here
+        from job_importer.queues import (  # queues -> deadletters -> history -> here
+            oldest_ready_age_s,
+            queue_stats,
+        )
 
         messages = GaugeMetricFamily(
             "job_importer_queue_messages",

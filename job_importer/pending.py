@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import redis
 
-from .contract import JobItem
+from job_importer.contract import JobItem
 
 _MARK_PENDING = """
 local now = tonumber(ARGV[1])

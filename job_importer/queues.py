@@ -9,9 +9,9 @@ from typing import Any, cast
 import dramatiq
 import redis
 
-from .control import paused_queues
-from .deadletters import claims_key, count_dead
-from .settings import Settings
+from job_importer.control import paused_queues
+from job_importer.deadletters import claims_key, count_dead
+from job_importer.settings import Settings
 
 
 @dataclass(frozen=True)

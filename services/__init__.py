@@ -1,1 +1,1 @@
-"""The two services of job-importer; they talk only through the Redis broker."""
+"""One folder per kind of process; no service imports another. They talk through Redis and MongoDB."""

@@ -18,9 +18,9 @@ from typing import Any
 import httpx
 from dramatiq.brokers.redis import RedisBroker
 
+from devstack.feedserver import FeedServer
 from job_importer.broker import build_broker
 from job_importer.db import Store, ensure_indexes, get_store
-from job_importer.feedserver import FeedServer
 from job_importer.settings import Settings
 from tests.conftest import ARTIFACTS, Workers, free_port, wait_for
 
@@ -33,7 +33,7 @@ class ApiServer:
         log_dir.mkdir(parents=True, exist_ok=True)
         self._log = open(log_dir / f"{settings.queue_namespace}-{name}.log", "wb")  # noqa: SIM115
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "job_importer", "api", "--host", "127.0.0.1", "--port", str(self.port)],
+            [sys.executable, "-m", "cli", "api", "--host", "127.0.0.1", "--port", str(self.port)],
             env={**os.environ, **settings.as_env()},
             stdout=self._log,
             stderr=subprocess.STDOUT,

@@ -23,14 +23,14 @@ import pytest
 import redis
 from dramatiq.brokers.redis import RedisBroker
 
+from cli.workers import Service, worker_argv, worker_env, worker_queue
+from devstack.feedserver import FeedServer
+from devstack.stack import start_embedded_mongo, start_redis
 from job_importer import history
 from job_importer.broker import build_broker
 from job_importer.control import live_workers
 from job_importer.db import Store, ensure_indexes, get_store
-from job_importer.devstack import start_embedded_mongo, start_redis
-from job_importer.feedserver import FeedServer
 from job_importer.settings import FeedConfig, Settings
-from job_importer.workers import Service, worker_argv, worker_env, worker_queue
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 
@@ -211,7 +211,7 @@ def run_import(
     settings: Settings, store: Store, broker: RedisBroker, feeds: list[FeedConfig], timeout: float = 90
 ) -> list[dict[str, Any]]:
     """Start an import as the CLI/API would and wait until every run has finished."""
-    from services.fetcher.trigger import start_import
+    from job_importer.trigger import start_import
 
     started = start_import(settings, store, broker, feeds, "cli")
     return wait_for_runs(store, started.run_ids, timeout)

@@ -15,10 +15,9 @@ from job_importer.netguard import guarded_transport, request_guard
 from job_importer.pending import PendingItems
 from job_importer.redact import install_log_redaction
 from job_importer.settings import FeedConfig, get_settings
-from job_importer.workers import PerProcess
-
-from .download import make_client
-from .pipeline import FetcherContext, RetryLater, run_fetch
+from job_importer.worker import PerProcess
+from services.fetcher.download import make_client
+from services.fetcher.pipeline import FetcherContext, RetryLater, run_fetch
 
 install_log_redaction()  # Dramatiq logs failed messages with their arguments: a feed's URL
 settings = get_settings()

@@ -9,10 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-from job_importer.contract import JOB_ITEM, JobItem
-
-#: Room left in a message for the chunk's envelope and Dramatiq's own fields.
-ENVELOPE_BYTES = 2048
+from job_importer.contract import ENVELOPE_BYTES, JOB_ITEM, JobItem
 
 
 class ItemTooLarge(ValueError):

@@ -37,7 +37,7 @@ from feedparser.urls import _urljoin
 from feedparser.util import FeedParserDict
 from lxml import etree
 
-from .parse import ParsedFeed, raw_entry
+from services.fetcher.entries import ParsedFeed, raw_entry
 
 
 class _Unsure(Exception):

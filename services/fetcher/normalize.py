@@ -20,8 +20,7 @@ from job_importer.contract import (
 )
 from job_importer.failed_items import ItemFailure
 from job_importer.settings import FeedConfig
-
-from .parse import RawEntry
+from services.fetcher.entries import RawEntry
 
 # C0 controls except tab/newline/carriage return, DEL, C1 controls, lone surrogates, non-characters.
 _UNSAFE_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")

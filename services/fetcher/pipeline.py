@@ -16,11 +16,11 @@ from job_importer.failed_items import ItemFailure
 from job_importer.pending import PendingItems
 from job_importer.redact import redact
 from job_importer.settings import FeedConfig, Settings
-
-from .chunks import Chunker, ItemTooLarge
-from .download import FetchError, Validators, download
-from .normalize import normalize
-from .parse import FeedParseError, parse_feed
+from services.fetcher.chunks import Chunker, ItemTooLarge
+from services.fetcher.download import FetchError, Validators, download
+from services.fetcher.entries import FeedParseError
+from services.fetcher.normalize import normalize
+from services.fetcher.parse import parse_feed
 
 
 class RetryLater(Exception):

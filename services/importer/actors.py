@@ -13,10 +13,9 @@ from job_importer.db import ensure_indexes, get_store
 from job_importer.pending import PendingItems
 from job_importer.redact import install_log_redaction
 from job_importer.settings import get_settings
-from job_importer.workers import PerProcess
-
-from .pipeline import ImporterContext, InvalidChunk, import_chunk_payload
-from .ratelimit import RateLimiter
+from job_importer.worker import PerProcess
+from services.importer.pipeline import ImporterContext, InvalidChunk, import_chunk_payload
+from services.importer.ratelimit import RateLimiter
 
 install_log_redaction()  # Dramatiq logs failed messages with their arguments: a feed's URL
 settings = get_settings()

@@ -13,9 +13,8 @@ from job_importer.db import Store
 from job_importer.failed_items import ItemFailure
 from job_importer.pending import PendingItems
 from job_importer.settings import Settings
-
-from .ratelimit import RateLimiter
-from .store import ChunkOutcome, write_items
+from services.importer.ratelimit import RateLimiter
+from services.importer.store import ChunkOutcome, write_items
 
 
 class InvalidChunk(ValueError):

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from job_importer.feedserver import FeedServer
-from job_importer.samplefeeds import jobicy_feed, sample_jobs
+from devstack.feedserver import FeedServer
+from devstack.samplefeeds import jobicy_feed, sample_jobs
 from tests.api_server import Stack, running_stack
 from tests.conftest import free_port, make_settings
 

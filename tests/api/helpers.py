@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from job_importer.samplefeeds import SampleJob, jobicy_feed
+from devstack.samplefeeds import SampleJob, jobicy_feed
 from tests.api_server import Stack
 from tests.conftest import wait_for
 

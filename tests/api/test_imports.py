@@ -12,7 +12,7 @@ import httpx
 import pytest
 from httpx_sse import connect_sse
 
-from job_importer.samplefeeds import sample_jobs
+from devstack.samplefeeds import sample_jobs
 from tests.api.conftest import CONFIGURED
 from tests.api.helpers import serve, start, wait_finished
 from tests.api_server import Stack

@@ -8,7 +8,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from job_importer.samplefeeds import sample_jobs
+from devstack.samplefeeds import sample_jobs
 from tests.api.helpers import serve, start, wait_finished
 from tests.api_server import Stack
 

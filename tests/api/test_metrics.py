@@ -7,7 +7,7 @@ import time
 import httpx
 import pytest
 
-from job_importer.samplefeeds import jobicy_feed, sample_jobs
+from devstack.samplefeeds import jobicy_feed, sample_jobs
 from tests.api.helpers import serve, start, wait_finished
 from tests.api.test_queues import send_bad_chunk
 from tests.api_server import Stack, metric_value

@@ -9,8 +9,8 @@ import dramatiq
 import httpx
 import pytest
 
+from devstack.samplefeeds import sample_jobs
 from job_importer.contract import IMPORT_ACTOR
-from job_importer.samplefeeds import sample_jobs
 from tests.api.helpers import serve, start, wait_finished
 from tests.api_server import Stack
 from tests.conftest import wait_for

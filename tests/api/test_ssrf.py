@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from job_importer.samplefeeds import sample_jobs
+from devstack.samplefeeds import sample_jobs
 from tests.api.helpers import serve, wait_finished
 from tests.api_server import ApiServer, Stack
 

@@ -138,7 +138,7 @@ def assert_cli_accepts(argv: list[str]) -> None:
     """The `job-importer` CLI has this command (and these options)."""
     import typer
 
-    from job_importer.cli import app
+    from cli.app import app
 
     command: Any = typer.main.get_command(app)
     words = list(argv)

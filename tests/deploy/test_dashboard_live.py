@@ -28,10 +28,10 @@ import pytest
 import yaml
 from dramatiq.brokers.redis import RedisBroker
 
+from devstack.feedserver import FeedServer, Reply, Request
+from devstack.samplefeeds import edited, jobicy_feed, sample_jobs
 from job_importer.contract import IMPORT_ACTOR
 from job_importer.db import Store
-from job_importer.feedserver import FeedServer, Reply, Request
-from job_importer.samplefeeds import edited, jobicy_feed, sample_jobs
 from job_importer.settings import FeedConfig, Settings
 from tests.conftest import ARTIFACTS, Workers, free_port, run_import, wait_for
 from tests.deploy import dashboard as board
@@ -161,7 +161,7 @@ def not_a_chunk(settings: Settings) -> dramatiq.Message[Any]:
 
 def start_workers(workers: Workers, ports: dict[str, int], monkeypatch: pytest.MonkeyPatch) -> None:
     """Both worker groups with metrics on; each exporter gets its own port and multiprocess
-    directory from job_importer.workers.worker_env, as in the pods."""
+    directory from cli.workers.worker_env, as in the pods."""
     monkeypatch.setenv("dramatiq_prom_host", "127.0.0.1")  # loopback only
     for service in ("fetcher", "importer"):
         workers.start(

@@ -143,8 +143,9 @@ def test_dockerignore_sends_the_package_and_nothing_else() -> None:
         "pyproject.toml",
         "job_importer/settings.py",
         "job_importer/feeds.toml",
-        "job_importer/demo/jobicy-remote.xml",
+        "cli/app.py",
         "services/importer/actors.py",
+        "services/api/static/index.html",
     ):
         assert not ignored(needed), needed
     for unwanted in (
@@ -153,7 +154,9 @@ def test_dockerignore_sends_the_package_and_nothing_else() -> None:
         ".tools/bin/helm",
         "tests/conftest.py",
         "charts/job-importer/values.yaml",
-        "job_importer/__pycache__/cli.cpython-313.pyc",
+        "cli/__pycache__/app.cpython-313.pyc",
+        "devstack/demo/jobicy-remote.xml",
+        "devstack/stack.py",
     ):
         assert ignored(unwanted), unwanted
 

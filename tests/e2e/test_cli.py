@@ -7,15 +7,15 @@ import os
 import subprocess
 import sys
 
-from job_importer.feedserver import FeedServer
-from job_importer.samplefeeds import jobicy_feed, sample_jobs
+from devstack.feedserver import FeedServer
+from devstack.samplefeeds import jobicy_feed, sample_jobs
 from job_importer.settings import Settings
 from tests.conftest import Workers
 
 
 def cli(settings: Settings, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "job_importer", *args],
+        [sys.executable, "-m", "cli", *args],
         env={**os.environ, **settings.as_env(), "COLUMNS": "200"},
         capture_output=True,
         text=True,

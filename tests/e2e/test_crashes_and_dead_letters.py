@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from devstack.feedserver import FeedServer
+from devstack.samplefeeds import jobicy_feed, sample_jobs
 from job_importer.deadletters import list_dead, reconcile_dead_letters, requeue_dead
-from job_importer.feedserver import FeedServer
-from job_importer.samplefeeds import jobicy_feed, sample_jobs
 from job_importer.settings import FeedConfig
-from services.fetcher.trigger import start_import
+from job_importer.trigger import start_import
 from tests.conftest import Workers, assert_adds_up, free_port, wait_for, wait_for_runs
 
 

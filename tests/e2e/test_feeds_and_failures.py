@@ -5,12 +5,12 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
+from devstack.feedserver import FeedServer, Reply, Request
+from devstack.samplefeeds import jobicy_feed, sample_jobs
 from job_importer.control import pause, resume, worker_states
-from job_importer.feedserver import FeedServer, Reply, Request
 from job_importer.queues import queue_stats
-from job_importer.samplefeeds import jobicy_feed, sample_jobs
 from job_importer.settings import FeedConfig
-from services.fetcher.trigger import start_import
+from job_importer.trigger import start_import
 from tests.conftest import Workers, assert_adds_up, run_import, wait_for, wait_for_runs
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"

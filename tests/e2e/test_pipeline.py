@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from job_importer.feedserver import FeedServer
-from job_importer.samplefeeds import edited, jobicy_feed, sample_jobs
+from devstack.feedserver import FeedServer
+from devstack.samplefeeds import edited, jobicy_feed, sample_jobs
 from job_importer.settings import FeedConfig
 from tests.conftest import Workers, assert_adds_up, run_import
 

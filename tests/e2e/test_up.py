@@ -10,8 +10,8 @@ import sys
 import httpx
 import psutil
 
-from job_importer.feedserver import FeedServer
-from job_importer.samplefeeds import jobicy_feed, sample_jobs
+from devstack.feedserver import FeedServer
+from devstack.samplefeeds import jobicy_feed, sample_jobs
 from tests.conftest import free_port, wait_for
 
 
@@ -22,7 +22,7 @@ def test_up_runs_the_schedule_and_stops_cleanly_on_ctrl_c(settings, store, broke
             update={"feeds": [server.url("/jobs.xml")], "schedule_cron": "0 0 1 1 *", "api_port": free_port()}
         )
         up = subprocess.Popen(
-            [sys.executable, "-m", "job_importer", "up"],
+            [sys.executable, "-m", "cli", "up"],
             env={**os.environ, **config.as_env()},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -57,7 +57,7 @@ def test_demo_serve_imports_then_serves_the_ui_until_sigterm(settings, store, br
     output = tmp_path / "stdout.txt"
     with open(output, "wb") as stdout:
         demo = subprocess.Popen(
-            [sys.executable, "-m", "job_importer", "demo", "--serve"],
+            [sys.executable, "-m", "cli", "demo", "--serve"],
             env={**os.environ, **config.as_env(), "COLUMNS": "200"},
             stdout=stdout,
             stderr=subprocess.DEVNULL,

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from job_importer.feedserver import FeedServer, Reply, Request
+from devstack.feedserver import FeedServer, Reply, Request
 from job_importer.settings import Settings
 from services.fetcher.download import FetchError, Validators, download, make_client, parse_retry_after
 

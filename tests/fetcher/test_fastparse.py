@@ -18,7 +18,7 @@ from feedparser.datetimes import _parse_date
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from job_importer.samplefeeds import jobicy_feed, sample_jobs
+from devstack.samplefeeds import jobicy_feed, sample_jobs
 from services.fetcher.fastparse import parse_date, parse_fast
 from services.fetcher.parse import parse_feed, parse_with_feedparser
 from tests.fetcher.test_fastparse_corpus import differences

@@ -14,11 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from job_importer.samplefeeds import atom_feed, edited, jobicy_feed, plain_rss_feed, sample_jobs
+from devstack.samplefeeds import atom_feed, edited, jobicy_feed, plain_rss_feed, sample_jobs
 from job_importer.settings import FeedConfig
+from services.fetcher.entries import ParsedFeed
 from services.fetcher.fastparse import parse_fast
 from services.fetcher.normalize import normalize
-from services.fetcher.parse import ParsedFeed, parse_with_feedparser
+from services.fetcher.parse import parse_with_feedparser
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / ".tools" / "feedparser-corpus" / "tests"
@@ -79,8 +80,7 @@ def test_feedparser_corpus() -> None:
 
 @pytest.mark.parametrize(
     "path",
-    sorted((ROOT / "tests" / "fixtures").glob("*.xml"))
-    + sorted((ROOT / "job_importer" / "demo").glob("*.xml")),
+    sorted((ROOT / "tests" / "fixtures").glob("*.xml")) + sorted((ROOT / "devstack" / "demo").glob("*.xml")),
     ids=lambda path: path.name,
 )
 def test_fixtures_and_demo_feeds(path: Path) -> None:

@@ -8,12 +8,12 @@ from typing import Any
 import httpx
 import pytest
 
-from job_importer.feedserver import FeedServer, Reply
+from devstack.feedserver import FeedServer, Reply
+from devstack.samplefeeds import jobicy_feed, sample_jobs
 from job_importer.netguard import guarded_transport, request_guard
-from job_importer.samplefeeds import jobicy_feed, sample_jobs
 from job_importer.settings import FeedConfig, Settings
+from job_importer.trigger import start_import
 from services.fetcher.download import FetchError, Validators, download, make_client
-from services.fetcher.trigger import start_import
 from tests.conftest import Workers, wait_for_runs
 
 

@@ -18,6 +18,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from devstack.feedserver import FeedServer
+from devstack.samplefeeds import plain_rss_feed, sample_jobs
 from job_importer.contract import (
     EXTRA_KEY_CHARS,
     JOB_ITEMS,
@@ -27,13 +29,11 @@ from job_importer.contract import (
     JobItem,
 )
 from job_importer.failed_items import ItemFailure
-from job_importer.feedserver import FeedServer
-from job_importer.samplefeeds import plain_rss_feed, sample_jobs
 from job_importer.settings import FeedConfig
-from services.fetcher import parse
+from services.fetcher import entries, parse
 from services.fetcher.chunks import Chunker, ItemTooLarge
+from services.fetcher.entries import FeedParseError, ParsedFeed
 from services.fetcher.normalize import _UNSAFE_CHARS, normalize
-from services.fetcher.parse import FeedParseError, ParsedFeed
 from tests.fetcher.hostile import bounded, rss
 
 Parser = Callable[[bytes], ParsedFeed]
@@ -296,7 +296,7 @@ def test_fuzzed_feeds_parse_to_storable_items_or_a_clear_error(body: bytes) -> N
 @settings(max_examples=300, deadline=None)
 @given(
     entry=st.builds(
-        parse.RawEntry,
+        entries.RawEntry,
         guid=hostile_text,
         link=hostile_text,
         id=hostile_text,
@@ -307,7 +307,7 @@ def test_fuzzed_feeds_parse_to_storable_items_or_a_clear_error(body: bytes) -> N
         extra=st.dictionaries(hostile_text, hostile_text, max_size=5),
     )
 )
-def test_fuzzed_entries_normalise_to_a_storable_item_or_a_failure(entry: parse.RawEntry) -> None:
+def test_fuzzed_entries_normalise_to_a_storable_item_or_a_failure(entry: entries.RawEntry) -> None:
     normalized = normalize([entry], FEED)
     assert len(normalized.items) + len(normalized.failures) == 1
     for item in normalized.items:

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from job_importer.contract import MAX_TEXT_CHARS, JobItem, content_hash
 from job_importer.failed_items import ItemFailure
 from job_importer.settings import FeedConfig
+from services.fetcher.entries import RawEntry
 from services.fetcher.normalize import clean, normalize, normalize_entry, safe_key
-from services.fetcher.parse import RawEntry
 
 FEED = FeedConfig(url="https://jobs.example/feed", source="jobs.example", category="Engineering")
 

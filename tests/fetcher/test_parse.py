@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from job_importer.samplefeeds import atom_feed, sample_jobs
-from services.fetcher.parse import FeedParseError, parse_with_feedparser
+from devstack.samplefeeds import atom_feed, sample_jobs
+from services.fetcher.entries import FeedParseError
+from services.fetcher.parse import parse_with_feedparser
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 

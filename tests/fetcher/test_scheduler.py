@@ -8,7 +8,7 @@ import sys
 from datetime import UTC, datetime
 
 from job_importer.settings import Settings
-from services.fetcher.scheduler import current_slot, next_slot
+from services.scheduler.slots import current_slot, next_slot
 
 
 def test_slots_follow_the_cron_expression() -> None:
@@ -27,9 +27,7 @@ def test_concurrent_schedulers_enqueue_each_feed_once_per_slot(
     feeds = [f"http://127.0.0.1:9/feed-{n}.xml" for n in range(5)]
     env = {**os.environ, **settings.model_copy(update={"feeds": feeds}).as_env()}
     schedulers = [
-        subprocess.Popen(
-            [sys.executable, "-m", "job_importer", "schedule", "--once"], env=env, stderr=subprocess.PIPE
-        )
+        subprocess.Popen([sys.executable, "-m", "cli", "schedule", "--once"], env=env, stderr=subprocess.PIPE)
         for _ in range(3)
     ]
     for process in schedulers:

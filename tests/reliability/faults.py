@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from job_importer.devstack import start_redis
+from devstack.stack import start_redis
 
 
 def restartable_port() -> int:

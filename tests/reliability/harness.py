@@ -20,13 +20,13 @@ from typing import Any
 
 import redis
 
+from devstack.feedserver import Reply, Request
+from devstack.samplefeeds import SampleJob, edited, jobicy_feed, sample_jobs
 from job_importer import history
 from job_importer.contract import MAX_TEXT_CHARS, job_id
 from job_importer.db import Store
-from job_importer.feedserver import Reply, Request
 from job_importer.pending import pending_key
 from job_importer.queues import queue_stats
-from job_importer.samplefeeds import SampleJob, edited, jobicy_feed, sample_jobs
 from job_importer.settings import FeedConfig, Settings
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"

@@ -31,15 +31,15 @@ import redis
 from dramatiq.brokers.redis import RedisBroker
 from pymongo.uri_parser import parse_uri
 
+from cli.workers import Service
+from devstack.feedserver import FeedServer
+from devstack.stack import start_embedded_mongo
 from job_importer import history
 from job_importer.broker import build_broker
 from job_importer.db import Store, ensure_indexes, get_store
 from job_importer.deadletters import reconcile_dead_letters, requeue_dead
-from job_importer.devstack import start_embedded_mongo
-from job_importer.feedserver import FeedServer
 from job_importer.settings import Settings
-from job_importer.workers import Service
-from services.fetcher.trigger import start_import
+from job_importer.trigger import start_import
 from tests.conftest import Workers, free_port, wait_for_runs
 from tests.reliability.faults import CuttableLink, RestartableRedis, through
 from tests.reliability.harness import (
@@ -238,7 +238,7 @@ def soak(minutes: float, fault_every_s: float, slot_s: int, seed: int) -> Figure
             update={"feeds_file": feeds_file, "schedule_cron": f"* * * * * */{slot_s}"}
         )
         env = {**os.environ, **config.as_env()}
-        injector = FaultInjector(system, rng, [sys.executable, "-m", "job_importer", "schedule"], env)
+        injector = FaultInjector(system, rng, [sys.executable, "-m", "cli", "schedule"], env)
         system.workers.wait_ready("fetcher")
         system.workers.wait_ready("importer", 2)
         started = time.monotonic()

@@ -12,11 +12,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from devstack.feedserver import FeedServer, Reply, Request
+from devstack.samplefeeds import jobicy_feed, plain_rss_feed, sample_jobs
 from job_importer.contract import MAX_SHORT_CHARS
-from job_importer.feedserver import FeedServer, Reply, Request
-from job_importer.samplefeeds import jobicy_feed, plain_rss_feed, sample_jobs
 from job_importer.settings import FeedConfig
-from services.fetcher.trigger import start_import
+from job_importer.trigger import start_import
 from tests.conftest import Workers, wait_for_runs
 from tests.fetcher.hostile import gzip_of_a_gigabyte, rss
 from tests.reliability.harness import (

@@ -9,12 +9,12 @@ from collections.abc import Callable, Iterator
 import pytest
 import redis
 
+from devstack.feedserver import FeedServer, Reply, Request
 from job_importer.broker import build_broker
 from job_importer.control import pause, resume, worker_states
 from job_importer.deadletters import list_dead, reconcile_dead_letters, requeue_dead
-from job_importer.feedserver import FeedServer, Reply, Request
 from job_importer.queues import queue_stats
-from services.fetcher.trigger import start_import
+from job_importer.trigger import start_import
 from tests.conftest import Workers, wait_for, wait_for_runs
 from tests.reliability.faults import CuttableLink, RestartableRedis, through
 from tests.reliability.harness import Catalog, Figures, RunCheck, assert_clean, check_final_state, record

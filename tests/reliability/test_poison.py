@@ -7,12 +7,12 @@ from typing import Any
 
 import dramatiq
 
+from devstack.feedserver import FeedServer
 from job_importer import history
 from job_importer.contract import IMPORT_ACTOR, MAX_SHORT_CHARS, content_hash
 from job_importer.deadletters import UNDECODABLE, list_dead, purge_dead, reconcile_dead_letters, requeue_dead
-from job_importer.feedserver import FeedServer
 from job_importer.settings import FeedConfig
-from services.fetcher.trigger import start_import
+from job_importer.trigger import start_import
 from tests.conftest import Workers, wait_for, wait_for_runs
 from tests.reliability.harness import Catalog, Figures, RunCheck, assert_clean, check_final_state, record
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from devstack.feedserver import FeedServer
 from job_importer.db import get_store
-from job_importer.feedserver import FeedServer
 from job_importer.settings import FeedConfig
 from services.fetcher import scheduler
 from tests.conftest import Workers, wait_for, wait_for_runs
@@ -55,7 +55,7 @@ def test_two_schedulers_fetch_each_feed_once_per_slot(
     env = {**os.environ, **config.as_env()}
     started = time.monotonic()
     schedulers = [
-        subprocess.Popen([sys.executable, "-m", "job_importer", "schedule"], env=env, stderr=subprocess.PIPE)
+        subprocess.Popen([sys.executable, "-m", "cli", "schedule"], env=env, stderr=subprocess.PIPE)
         for _ in range(2)
     ]
     try:

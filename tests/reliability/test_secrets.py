@@ -12,11 +12,11 @@ from pathlib import Path
 
 import redis
 
+from devstack.feedserver import FeedServer, Reply, Request
+from devstack.samplefeeds import jobicy_feed, sample_jobs
+from devstack.stack import start_redis
 from job_importer.db import get_store
 from job_importer.deadletters import list_dead
-from job_importer.devstack import start_redis
-from job_importer.feedserver import FeedServer, Reply, Request
-from job_importer.samplefeeds import jobicy_feed, sample_jobs
 from tests.conftest import free_port, wait_for
 
 FEED_SECRET = "feed-pass-7Hq2"
@@ -53,7 +53,7 @@ def test_credentials_never_reach_logs_or_history(settings, store, tmp_path: Path
         )
         with open(log_path, "wb") as log:
             up = subprocess.Popen(
-                [sys.executable, "-m", "job_importer", "up"],
+                [sys.executable, "-m", "cli", "up"],
                 env={**os.environ, **config.as_env()},
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -14,12 +14,12 @@ from typing import Any
 
 import dramatiq
 
+from devstack.feedserver import FeedServer, Reply, Request
 from job_importer.control import pause, resume, worker_states
 from job_importer.crashguard import crashes_key
 from job_importer.deadletters import DeadLetter, list_dead
-from job_importer.feedserver import FeedServer, Reply, Request
 from job_importer.queues import queue_stats
-from services.fetcher.trigger import start_import
+from job_importer.trigger import start_import
 from tests.conftest import Workers, wait_for, wait_for_runs
 from tests.reliability.harness import Catalog, Figures, RunCheck, assert_clean, check_final_state, record
 

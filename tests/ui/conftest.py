@@ -10,8 +10,8 @@ from dataclasses import replace
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
-from job_importer.feedserver import FeedServer
-from job_importer.samplefeeds import jobicy_feed, sample_jobs
+from devstack.feedserver import FeedServer
+from devstack.samplefeeds import jobicy_feed, sample_jobs
 from tests.api_server import Stack, running_stack
 from tests.conftest import ARTIFACTS, make_settings
 

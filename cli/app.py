@@ -21,18 +21,18 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from . import failed_items, history
-from .broker import build_broker
-from .control import pause as pause_queues
-from .control import resume as resume_queues
-from .db import Store, ensure_indexes, get_store
-from .deadletters import list_dead, purge_dead, requeue_dead
-from .devstack import local_stack
-from .pending import PendingItems
-from .queues import queue_names, queue_stats
-from .redact import install_log_redaction, redact
-from .settings import FeedConfig, Settings, get_settings
-from .workers import Service, worker_argv, worker_env
+from cli.workers import Service, worker_argv, worker_env
+from devstack.stack import local_stack
+from job_importer import failed_items, history
+from job_importer.broker import build_broker
+from job_importer.control import pause as pause_queues
+from job_importer.control import resume as resume_queues
+from job_importer.db import Store, ensure_indexes, get_store
+from job_importer.deadletters import list_dead, purge_dead, requeue_dead
+from job_importer.pending import PendingItems
+from job_importer.queues import queue_names, queue_stats
+from job_importer.redact import install_log_redaction, redact
+from job_importer.settings import FeedConfig, Settings, get_settings
 
 app = typer.Typer(no_args_is_help=True, help="Import job listings from RSS/Atom feeds into MongoDB.")
 dlq_app = typer.Typer(no_args_is_help=True, help="The dead-letter queues: messages whose retries ran out.")
@@ -111,7 +111,7 @@ def print_summary(summary: dict[str, Any]) -> None:
 def _run_and_wait(
     settings: Settings, feeds: list[FeedConfig], trigger: history.Trigger, timeout_s: float, progress: bool
 ) -> dict[str, Any]:
-    from services.fetcher.trigger import start_import
+    from job_importer.trigger import start_import
 
     store = _store(settings)
     started = start_import(settings, store, build_broker(settings), feeds, trigger)
@@ -131,9 +131,8 @@ def import_(
     timeout: Annotated[float, typer.Option(help="Seconds to wait with --wait")] = 900.0,
 ) -> None:
     """Start an import now."""
-    from services.fetcher.trigger import start_import
-
-    from .local import workers_running
+    from cli.system import workers_running
+    from job_importer.trigger import start_import
 
     settings = get_settings()
     feeds = _feeds(settings, feed)
@@ -161,9 +160,9 @@ def demo(
     ] = False,
 ) -> None:
     """Serve the bundled sample feeds on loopback and import them: the whole pipeline, offline."""
-    from . import demo as demo_feeds
-    from .feedserver import FeedServer
-    from .local import workers_running
+    from cli.system import workers_running
+    from devstack import demo as demo_feeds
+    from devstack.feedserver import FeedServer
 
     settings = get_settings()
     files = demo_feeds.load()
@@ -408,7 +407,7 @@ def worker(service: Annotated[str, typer.Argument(help="fetcher or importer")]) 
 @app.command()
 def schedule(once: Annotated[bool, typer.Option(help="Enqueue the current slot, then exit")] = False) -> None:
     """Enqueue one fetch per feed per cron slot (SCHEDULE_CRON), exactly once across schedulers."""
-    from services.fetcher.scheduler import run_scheduler
+    from services.scheduler.slots import run_scheduler
 
     settings = get_settings()
     stop = threading.Event()
@@ -427,7 +426,7 @@ def api(
     """Serve the HTTP API, the admin UI (/ui/) and /metrics."""
     import uvicorn
 
-    from services.fetcher.api.app import create_app
+    from services.api.app import create_app
 
     settings = get_settings()
     uvicorn.run(
@@ -456,7 +455,7 @@ def _with_session_token(settings: Settings) -> Settings:
 
 def _serve(live: Settings, *, scheduler: bool, first: Callable[[], None] | None = None) -> None:
     """Run workers, API (and scheduler) as supervised children until Ctrl-C or SIGTERM."""
-    from .local import start_system, wait_for_workers
+    from cli.system import start_system, wait_for_workers
 
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` stops it as cleanly as Ctrl-C
     supervisor = start_system(live, say, scheduler=scheduler, api=True)

@@ -1,6 +1,6 @@
 """The embedded MongoDB stand-in (mongoeco's wire server), for when no MONGODB_URL is given.
 
-Run as ``python -m job_importer.embedded_mongo --port N``; prints one line ``ready <port>`` on
+Run as ``python -m devstack.embedded_mongo --port N``; prints one line ``ready <port>`` on
 stdout once it accepts connections, and serves until SIGTERM/SIGINT. Data lives in memory.
 """
 

@@ -1,5 +1,5 @@
 from pathlib import Path
 
-from . import write
+from devstack.demo import write
 
 write(Path(__file__).parent)

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import redis
 
-from .control import live_workers
-from .devstack import Say, child_env
-from .settings import Settings
-from .supervisor import Supervisor
-from .workers import Service, worker_argv, worker_env, worker_queue
+from cli.workers import Service, worker_argv, worker_env, worker_queue
+from devstack.stack import Say, child_env
+from devstack.supervisor import Supervisor
+from job_importer.control import live_workers
+from job_importer.settings import Settings
 
 WORKERS_READY_TIMEOUT_S = 90.0
 
@@ -38,9 +38,9 @@ def start_system(
     for service in services:
         supervisor.start(service, worker_argv(service, settings), worker_env(service, settings))
     if scheduler:
-        supervisor.start("scheduler", [sys.executable, "-m", "job_importer", "schedule"])
+        supervisor.start("scheduler", [sys.executable, "-m", "cli", "schedule"])
     if api:
-        supervisor.start("api", [sys.executable, "-m", "job_importer", "api"])
+        supervisor.start("api", [sys.executable, "-m", "cli", "api"])
     return supervisor
 
 

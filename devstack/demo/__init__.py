@@ -1,6 +1,6 @@
 """The bundled demo feeds: several hundred realistic items, a few of them broken on purpose.
 
-Regenerate with ``python -m job_importer.demo``; `job-importer demo` serves them on loopback.
+Regenerate with ``python -m devstack.demo``; `job-importer demo` serves them on loopback.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 
-from ..samplefeeds import atom_feed, jobicy_feed, plain_rss_feed, sample_jobs
+from devstack.samplefeeds import atom_feed, jobicy_feed, plain_rss_feed, sample_jobs
 
 #: file name -> source (the provider half of every job id)
 DEMO_FEEDS = {

@@ -15,11 +15,10 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from job_importer import history
 from job_importer.netguard import BlockedURL, check_url
 from job_importer.settings import FeedConfig
-
-from ..trigger import start_import
-from .deps import Ctx, Paging, read_access, require_token
-from .models import Feed, Page, Run, RunDetail, RunStatus, Started, StartImport, errors
-from .stream import POLL_SECONDS, RunWatcher
+from job_importer.trigger import start_import
+from services.api.deps import Ctx, Paging, read_access, require_token
+from services.api.models import Feed, Page, Run, RunDetail, RunStatus, Started, StartImport, errors
+from services.api.stream import POLL_SECONDS, RunWatcher
 
 router = APIRouter(tags=["imports"])
 RETRY_MS = 2000

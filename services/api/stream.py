@@ -11,8 +11,7 @@ from typing import Any
 
 from job_importer import history
 from job_importer.db import Store
-
-from .models import Run
+from services.api.models import Run
 
 POLL_SECONDS = 0.5
 #: Runs created this long before a tick are looked at again: they may start and finish between ticks,

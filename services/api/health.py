@@ -9,8 +9,8 @@ from fastapi.concurrency import run_in_threadpool
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from pymongo.errors import PyMongoError
 
-from .deps import ApiContext, Ctx
-from .models import Health
+from services.api.deps import ApiContext, Ctx
+from services.api.models import Health
 
 router = APIRouter(tags=["health"])
 CHECK_TIMEOUT_S = 2.0

@@ -8,8 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 from pymongo import DESCENDING
 
-from .deps import Ctx, Paging, read_access
-from .models import Job, JobSummary, Page, errors
+from services.api.deps import Ctx, Paging, read_access
+from services.api.models import Job, JobSummary, Page, errors
 
 router = APIRouter(tags=["jobs"], dependencies=[Depends(read_access)])
 _SUMMARY_FIELDS = {name: 1 for name in JobSummary.model_fields if name != "id"}

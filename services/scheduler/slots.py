@@ -22,8 +22,7 @@ from job_importer import history
 from job_importer.db import Store
 from job_importer.deadletters import reconcile_dead_letters
 from job_importer.settings import FeedConfig, Settings
-
-from .trigger import start_import
+from job_importer.trigger import start_import
 
 log = logging.getLogger(__name__)
 

@@ -8,9 +8,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 from pymongo import DESCENDING
 
-from ..resend import resend_failed, resendable
-from .deps import Ctx, Paging, read_access, require_token
-from .models import EXCERPT_CHARS, Count, FailedItem, Page, Resent, errors
+from job_importer.resend import resend_failed, resendable
+from services.api.deps import Ctx, Paging, read_access, require_token
+from services.api.models import EXCERPT_CHARS, Count, FailedItem, Page, Resent, errors
 
 router = APIRouter(tags=["failed items"])
 RunFilter = Annotated[str | None, Query(max_length=200, description="Only items of this run")]

@@ -23,7 +23,7 @@ import redis
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
-from .settings import DEFAULT_MONGODB_URL, Settings
+from job_importer.settings import DEFAULT_MONGODB_URL, Settings
 
 Say = Callable[[str], None]
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -94,7 +94,7 @@ def start_redis(
 def start_embedded_mongo(port: int) -> tuple[subprocess.Popen[str], int]:
     """The mongoeco wire server in a child process; returns it and the port it listens on."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "job_importer.embedded_mongo", "--port", str(port)],
+        [sys.executable, "-m", "devstack.embedded_mongo", "--port", str(port)],
         stdout=subprocess.PIPE,
         text=True,
     )

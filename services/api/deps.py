@@ -15,8 +15,7 @@ from prometheus_client import CollectorRegistry
 from job_importer.db import Store
 from job_importer.queues import queue_names
 from job_importer.settings import Settings
-
-from .models import MAX_PAGE_SIZE
+from services.api.models import MAX_PAGE_SIZE
 
 
 @dataclass(frozen=True)

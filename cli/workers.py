@@ -1,4 +1,7 @@
-"""Command lines of the services' worker processes (Dramatiq's own CLI does the supervision)."""
+"""Command lines of the services' worker processes (Dramatiq's own CLI does the supervision).
+
+The CLI is the one place that names the services' actor modules: it launches them.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +9,9 @@ import os
 import shutil
 import sys
 import tempfile
-import threading
-from collections.abc import Callable
 from typing import Literal
 
-from .settings import Settings
+from job_importer.settings import Settings
 
 Service = Literal["fetcher", "importer"]
 
@@ -40,24 +41,6 @@ def worker_argv(service: Service, settings: Settings) -> list[str]:
         "--worker-shutdown-timeout",
         str(settings.worker_shutdown_timeout_ms),
     ]
-
-
-class PerProcess[T]:
-    """A value built on first use in each worker process (after Dramatiq has forked), thread-safe.
-
-    Connections must not be shared across a fork, so actors build their context lazily.
-    """
-
-    def __init__(self, build: Callable[[], T]) -> None:
-        self._build = build
-        self._value: T | None = None
-        self._lock = threading.Lock()
-
-    def get(self) -> T:
-        with self._lock:
-            if self._value is None:
-                self._value = self._build()
-            return self._value
 
 
 def worker_env(service: Service, settings: Settings) -> dict[str, str]:

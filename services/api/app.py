@@ -19,10 +19,9 @@ from job_importer import metrics
 from job_importer.broker import build_broker
 from job_importer.db import ensure_indexes, get_store
 from job_importer.settings import Settings
-
-from . import failed, health, imports, jobs, queues
-from .deps import ApiContext
-from .models import errors
+from services.api import failed, health, imports, jobs, queues
+from services.api.deps import ApiContext
+from services.api.models import errors
 
 log = logging.getLogger(__name__)
 STATIC = resources.files(__package__).joinpath("static")

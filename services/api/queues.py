@@ -8,9 +8,8 @@ from job_importer.control import pause, resume, worker_states
 from job_importer.deadletters import DeadLetter, count_dead, list_dead, purge_dead, requeue_dead
 from job_importer.pending import PendingItems
 from job_importer.queues import queue_stats
-
-from .deps import ApiContext, Ctx, Paging, QueueName, read_access, require_token
-from .models import Count, Page, Queue, errors
+from services.api.deps import ApiContext, Ctx, Paging, QueueName, read_access, require_token
+from services.api.models import Count, Page, Queue, errors
 
 router = APIRouter(tags=["queues"])
 NOT_FOUND = errors(404)

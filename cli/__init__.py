@@ -1,0 +1,1 @@
+"""The `job-importer` command: wires the core, the services and the dev stack together."""

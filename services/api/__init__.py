@@ -1,0 +1,1 @@
+"""The HTTP API and admin UI (FastAPI): its own process, its own Deployment."""

@@ -1,1 +1,0 @@
-"""The fetcher service's HTTP API and admin UI (FastAPI)."""

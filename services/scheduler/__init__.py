@@ -1,0 +1,1 @@
+"""The scheduler process: one fetch per feed per cron slot."""
