@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 from dramatiq.brokers.redis import RedisBroker
@@ -19,6 +19,7 @@ from job_importer.settings import FeedConfig, Settings
 from services.fetcher.chunks import Chunker, ItemTooLarge
 from services.fetcher.download import FetchError, Validators, download
 from services.fetcher.entries import FeedParseError
+from services.fetcher.feed_state import load_validators, save_validators
 from services.fetcher.normalize import normalize
 from services.fetcher.parse import parse_feed
 
@@ -43,6 +44,31 @@ class FetcherContext:
     guarded_http: httpx.Client  # for runs started through the API: checks every address (SSRF)
 
 
+@dataclass
+class FetchOutcome:
+    """What one fetch attempt came to, recorded on its run once (:func:`record`).
+
+    ``result`` is the metric label of the attempt. With ``retry`` set the attempt is tried again
+    and nothing is recorded on the run; with ``error`` set the run fails with that reason;
+    otherwise the fetch is finished and the importer takes the run from there.
+    """
+
+    result: str
+    http_status: int | None = None
+    error: str | None = None
+    retry: RetryLater | None = None
+    fetched: int = 0
+    duplicates: int = 0
+    failures: list[ItemFailure] = field(default_factory=list)
+    chunks: int = 0
+    warning: str | None = None
+    validators: Validators | None = None  # saved once the fetch is recorded; None for a 304
+
+    @property
+    def not_modified(self) -> bool:
+        return self.result == "not_modified"
+
+
 def run_fetch(
     ctx: FetcherContext, run_id: str, feed: FeedConfig, *, last_attempt: bool, from_dead_letter: bool = False
 ) -> None:
@@ -55,52 +81,76 @@ def run_fetch(
         return
     attempt = int(attempt_doc["fetch_attempts"])
     started = time.monotonic()
+    outcome = fetch(ctx, run_id, attempt, feed, last_attempt=last_attempt)
+    record(ctx, run_id, attempt, feed, outcome, started)
+    if outcome.retry is not None:
+        raise outcome.retry
+
+
+def fetch(
+    ctx: FetcherContext, run_id: str, attempt: int, feed: FeedConfig, *, last_attempt: bool
+) -> FetchOutcome:
+    """Download, parse, normalise and send the feed's items; what happened, as an outcome."""
     try:
         downloaded = download(
             ctx.http,
             feed.url,
-            validators=_load_validators(ctx.store, feed.url),
+            validators=load_validators(ctx.store, feed.url),
             max_bytes=ctx.settings.fetch_max_bytes,
             total_timeout_s=ctx.settings.fetch_total_timeout_s,
         )
     except FetchError as exc:
-        metrics.feed_fetched(feed.url, metrics.fetch_result(exc.kind, exc.http_status), started)
-        _handle_fetch_error(ctx, run_id, exc, last_attempt=last_attempt)
-        return
+        return _fetch_failed(ctx.settings, exc, last_attempt=last_attempt)
     if downloaded.not_modified:
-        metrics.feed_fetched(feed.url, "not_modified", started)
-        history.finish_fetch(
-            ctx.store, run_id, http_status=304, fetched=0, duplicates=0, failures=[], chunks_total=0,
-            failures_cap=ctx.settings.run_failures_cap, attempt=attempt, not_modified=True,
-        )  # fmt: skip
-        return
+        return FetchOutcome(result="not_modified", http_status=304)
     try:
         parsed = parse_feed(downloaded.body, fast=ctx.settings.fast_parse)
     except FeedParseError as exc:
-        metrics.feed_fetched(feed.url, "parse_error", started)
-        history.fail_run(ctx.store, run_id, f"unreadable feed: {exc}", downloaded.status)
-        return
-    metrics.feed_fetched(feed.url, "ok", started)
+        return FetchOutcome(
+            result="parse_error", http_status=downloaded.status, error=f"unreadable feed: {exc}"
+        )
     normalized = normalize(parsed.entries, feed)
     failures = list(normalized.failures)
     sent = _send_chunks(ctx, run_id, attempt, feed, normalized.items, failures)
-    failed_items.record(ctx.store, run_id, feed.url, failures)
-    _save_validators(ctx.store, feed.url, downloaded.validators)
-    history.finish_fetch(
-        ctx.store,
-        run_id,
+    return FetchOutcome(
+        result="ok",
         http_status=downloaded.status,
         fetched=len(parsed.entries),
         duplicates=normalized.duplicates + sent.duplicates,
-        failures=[failure.summary() for failure in failures],
-        chunks_total=sent.chunks,
+        failures=failures,
+        chunks=sent.chunks,
+        warning=parsed.warning,
+        validators=downloaded.validators,
+    )
+
+
+def record(
+    ctx: FetcherContext, run_id: str, attempt: int, feed: FeedConfig, outcome: FetchOutcome, started: float
+) -> None:
+    """Write the outcome to the run, the failed items, the feed state and the metrics, once."""
+    metrics.feed_fetched(feed.url, outcome.result, started)
+    if outcome.retry is not None:
+        return
+    if outcome.error is not None:
+        history.fail_run(ctx.store, run_id, outcome.error, outcome.http_status)
+        return
+    failed_items.record(ctx.store, run_id, feed.url, outcome.failures)
+    if outcome.validators is not None:
+        save_validators(ctx.store, feed.url, outcome.validators)
+    history.finish_fetch(
+        ctx.store,
+        run_id,
+        http_status=outcome.http_status,
+        fetched=outcome.fetched,
+        duplicates=outcome.duplicates,
+        failures=[failure.summary() for failure in outcome.failures],
+        chunks_total=outcome.chunks,
         failures_cap=ctx.settings.run_failures_cap,
         attempt=attempt,
-        warning=parsed.warning,
+        not_modified=outcome.not_modified,
+        warning=outcome.warning,
     )
-    metrics.count_items(
-        feed.url, {"duplicate": normalized.duplicates + sent.duplicates, "failed": len(failures)}
-    )
+    metrics.count_items(feed.url, {"duplicate": outcome.duplicates, "failed": len(outcome.failures)})
 
 
 @dataclass
@@ -152,32 +202,18 @@ def _send_chunks(
     return sent
 
 
-def _handle_fetch_error(ctx: FetcherContext, run_id: str, exc: FetchError, *, last_attempt: bool) -> None:
-    limit = ctx.settings.retry_after_max_s
+def _fetch_failed(settings: Settings, exc: FetchError, *, last_attempt: bool) -> FetchOutcome:
+    """A transient failure is tried again (unless this was the last attempt, or the server asks
+    for a wait longer than we allow); any other fails the run."""
+    failed = FetchOutcome(result=metrics.fetch_result(exc.kind, exc.http_status), http_status=exc.http_status)
+    limit = settings.retry_after_max_s
     if exc.transient and exc.retry_after_s is not None and exc.retry_after_s > limit:
-        reason = f"{exc.reason}; the server asks to retry after {exc.retry_after_s:.0f} s (limit {limit} s)"
-        history.fail_run(ctx.store, run_id, reason, exc.http_status)
+        failed.error = (
+            f"{exc.reason}; the server asks to retry after {exc.retry_after_s:.0f} s (limit {limit} s)"
+        )
     elif exc.transient and not last_attempt:
         delay = None if exc.retry_after_s is None else int(exc.retry_after_s * 1000)
-        raise RetryLater(exc.reason, delay)
+        failed.retry = RetryLater(exc.reason, delay)
     else:
-        history.fail_run(ctx.store, run_id, exc.reason, exc.http_status)
-
-
-def _load_validators(store: Store, url: str) -> Validators:
-    doc = store.feed_state.find_one({"_id": redact(url)}) or {}
-    return Validators(etag=doc.get("etag"), last_modified=doc.get("last_modified"))
-
-
-def _save_validators(store: Store, url: str, validators: Validators) -> None:
-    store.feed_state.update_one(
-        {"_id": redact(url)},
-        {
-            "$set": {
-                "etag": validators.etag,
-                "last_modified": validators.last_modified,
-                "updated_at": history.now(),
-            }
-        },
-        upsert=True,
-    )
+        failed.error = exc.reason
+    return failed
