@@ -38,7 +38,7 @@ from devstack.stack import start_redis
 from job_importer import history
 from job_importer.broker import build_broker
 from job_importer.control import live_workers
-from job_importer.db import Store, ensure_indexes, get_store
+from job_importer.db import Store, open_store
 from job_importer.settings import FeedConfig, Settings
 from job_importer.trigger import start_import
 
@@ -229,8 +229,7 @@ class Bench:
         self.settings = Settings(**overrides)
         self.stack = stack
         self.importers = importers
-        self.store: Store = get_store(self.settings)
-        ensure_indexes(self.store)
+        self.store: Store = open_store(self.settings)
         self.broker: RedisBroker = build_broker(self.settings)
         self.redis = redis.Redis.from_url(stack.redis_url)
         self.workers = Workers(self.settings, stack.probe_dir)

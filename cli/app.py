@@ -27,8 +27,8 @@ from job_importer import failed_items, history
 from job_importer.broker import build_broker
 from job_importer.control import pause as pause_queues
 from job_importer.control import resume as resume_queues
-from job_importer.db import Store, ensure_indexes, get_store
-from job_importer.deadletters import list_dead, purge_dead, requeue_dead
+from job_importer.db import Store, open_store
+from job_importer.deadletters import DeadLetters
 from job_importer.pending import PendingItems
 from job_importer.queues import queue_names, queue_stats
 from job_importer.redact import install_log_redaction, redact
@@ -57,8 +57,7 @@ def say(message: str) -> None:
 
 
 def _store(settings: Settings) -> Store:
-    store = get_store(settings)
-    ensure_indexes(store)
+    store = open_store(settings)
     return store
 
 
@@ -326,7 +325,7 @@ def dlq_list(
     dead = [
         letter
         for name in _queues(settings, queue)
-        for letter in list_dead(client, settings.queue_namespace, name, limit=limit)
+        for letter in DeadLetters(client, settings.queue_namespace, name).list(limit=limit)
     ]
     if as_json:
         typer.echo(json.dumps([letter.as_dict() for letter in dead]))
@@ -363,9 +362,7 @@ def dlq_requeue(ids: IdsArgument = None, queue: QueueOption = None, all_: AllOpt
     settings = get_settings()
     chosen = _chosen(ids, all_)
     broker = build_broker(settings)
-    total = sum(
-        requeue_dead(broker, settings.queue_namespace, name, chosen) for name in _queues(settings, queue)
-    )
+    total = sum(DeadLetters.of(broker, name).requeue(broker, chosen) for name in _queues(settings, queue))
     out.print(f"requeued {total} message(s)")
 
 
@@ -375,9 +372,9 @@ def dlq_purge(ids: IdsArgument = None, queue: QueueOption = None, all_: AllOptio
     settings = get_settings()
     chosen = _chosen(ids, all_)
     client = redis.Redis.from_url(settings.redis_url)
-    pending = PendingItems(client, settings.queue_namespace, settings.import_queue, settings.dedupe_ttl_s)
+    pending = PendingItems.for_settings(client, settings)
     total = sum(
-        purge_dead(client, settings.queue_namespace, name, pending, chosen)
+        DeadLetters(client, settings.queue_namespace, name).purge(pending, chosen)
         for name in _queues(settings, queue)
     )
     out.print(f"purged {total} message(s)")

@@ -1,17 +1,24 @@
-"""The message contract between the fetcher and the importer.
+"""The message contract between the processes, and the job listing as it is sent and stored.
 
-The two services share nothing but this module and a Redis broker: the fetcher sends
-``import_chunk`` messages whose single argument is a :class:`Chunk` dumped to JSON, and the
-importer validates it back.
+The services share nothing but this module and a Redis broker: whoever starts a run sends a
+``fetch_feed`` message (:func:`fetch_message`), the fetcher sends ``import_chunk`` messages whose
+single argument is a :class:`Chunk` (:func:`chunk_message`), and the importer validates it back.
+The listing's fields are declared once: :class:`JobHeadline` (what a list shows) <
+:class:`JobItem` (what is sent) < :class:`StoredJob` (what the importer stores); the API's
+response models derive from them.
 """
 
 from __future__ import annotations
 
 import hashlib
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter
+import dramatiq
+import msgspec
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
+
+from job_importer.settings import FeedConfig, Settings
 
 #: Dramatiq actor names: the fetcher enqueues ``import_chunk`` messages by name only.
 FETCH_ACTOR = "fetch_feed"
@@ -40,26 +47,50 @@ ExtraKey = Annotated[
 ExtraValue = Annotated[str, StringConstraints(max_length=MAX_EXTRA_VALUE_CHARS)]
 
 
-class JobItem(BaseModel):
-    """One normalised job listing, as sent to the importer and stored (plus bookkeeping fields)."""
+class JobHeadline(BaseModel):
+    """The fields that identify and summarise a listing: what a list of jobs shows."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: Identity
     source: Annotated[str, StringConstraints(min_length=1, max_length=200)]
-    guid: Identity
     title: ShortText
-    link: Annotated[str, StringConstraints(max_length=MAX_ID_CHARS)] | None = None
     company: ShortText | None = None
     location: ShortText | None = None
     job_type: ShortText | None = None
     category: ShortText | None = None
-    description: LongText | None = None
+    link: Annotated[str, StringConstraints(max_length=MAX_ID_CHARS)] | None = None
+    published_at: datetime | None = None
+
+
+class JobItem(JobHeadline):
+    """One normalised job listing, as the fetcher sends it to the importer."""
+
+    guid: Identity
+    description: LongText | None = Field(
+        None, description="As found in the feed (often HTML): render as text."
+    )
     content: LongText | None = None
     image_url: Annotated[str, StringConstraints(max_length=MAX_ID_CHARS)] | None = None
-    published_at: datetime | None = None
     extra: dict[ExtraKey, ExtraValue] = Field(default_factory=dict, max_length=MAX_EXTRA_KEYS)
     content_hash: Annotated[str, StringConstraints(min_length=8, max_length=64)]
+
+
+class StoredJob(JobItem):
+    """A document of ``jobs``: the item (its ``id`` is the ``_id``) and the importer's bookkeeping."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    feed_url: str | None = None  # redacted: no credentials
+    fetched_at: datetime | None = None  # when the fetch that wrote this content started
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    created_run: str | None = None
+    updated_run: str | None = None
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Self:
+        return cls.model_validate({**doc, "id": doc["_id"]})
 
 
 class Chunk(BaseModel):
@@ -109,3 +140,54 @@ def content_hash(fields: dict[str, Any]) -> str:
     extra = fields.get("extra") or {}
     parts.extend(f"extra.{key}\x00{extra[key]}\x01" for key in sorted(extra))
     return hashlib.blake2b("".join(parts).encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+def describe(exc: ValidationError) -> str:
+    """One line per problem, naming the field: what a person reading the run needs."""
+    return "; ".join(
+        f"{'.'.join(str(part) for part in error['loc']) or 'item'}: {error['msg']}"
+        for error in exc.errors(include_url=False, include_input=False)
+    )
+
+
+def fetch_message(
+    settings: Settings, run_id: str, feed: FeedConfig, *, guarded: bool = False
+) -> dramatiq.Message[Any]:
+    """``guarded``: the URL came from a caller of the API, so the fetcher checks every address it reaches."""
+    return dramatiq.Message(
+        queue_name=settings.fetch_queue,
+        actor_name=FETCH_ACTOR,
+        args=(run_id, feed.model_dump()),
+        kwargs={"guarded": True} if guarded else {},
+        options={"max_retries": settings.fetch_max_retries},
+    )
+
+
+def chunk_message(
+    settings: Settings,
+    *,
+    run_id: str,
+    seq: int,
+    feed_url: str,
+    fetched_at: datetime,
+    items: list[bytes],
+    attempt: int | None = None,
+) -> dramatiq.Message[Any]:
+    """The importer message for one chunk (a :class:`Chunk` once decoded), addressed by actor
+    name: the fetcher never imports the importer. ``items`` are JSON already (embedded as they
+    are by :class:`job_importer.broker.JSONEncoder`)."""
+    chunk = {
+        "run_id": run_id,
+        "attempt": attempt,
+        "seq": seq,
+        "feed_url": feed_url,
+        "fetched_at": fetched_at,
+        "items": [msgspec.Raw(item) for item in items],
+    }
+    return dramatiq.Message(
+        queue_name=settings.import_queue,
+        actor_name=IMPORT_ACTOR,
+        args=(chunk,),
+        kwargs={},
+        options={"max_retries": settings.import_max_retries},
+    )

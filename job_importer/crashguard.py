@@ -19,19 +19,20 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import redis
 from dramatiq.middleware import Middleware, SkipMessage
 
-from job_importer.deadletters import record_death
+from job_importer.accounting import record_death
+from job_importer.keys import Keys, redis_of
 from job_importer.settings import Settings
 
+if TYPE_CHECKING:
+    from dramatiq.broker import Broker, MessageProxy
+    from dramatiq.brokers.redis import RedisBroker
+
 log = logging.getLogger(__name__)
-
-
-def crashes_key(namespace: str) -> str:
-    return f"{namespace}:__deliveries__"
 
 
 class RunAlone:
@@ -72,11 +73,11 @@ class CrashGuard(Middleware):
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.key = crashes_key(settings.queue_namespace)
+        self.key = Keys(settings.queue_namespace).deliveries()
         self.running = RunAlone()
         self._held = threading.local()  # how this thread's message runs: "side by side" or "alone"
 
-    def before_process_message(self, broker: Any, message: Any) -> None:
+    def before_process_message(self, broker: Broker, message: MessageProxy) -> None:
         # A message is counted only while it may run: whoever dies while it waits is not its doing.
         self._enter("side by side")
         try:
@@ -103,24 +104,29 @@ class CrashGuard(Middleware):
         )
         log.error("message %s: %s", message.message_id, reason)
         message.fail()  # Dramatiq rejects (dead-letters) a failed message instead of acking it
-        record_death(self.settings, broker, message, reason)
+        record_death(self.settings, cast("RedisBroker", broker), message, reason)
         raise SkipMessage(reason)
 
-    def _count(self, broker: Any, message: Any, change: int) -> int:
+    def _count(self, broker: Broker, message: MessageProxy, change: int) -> int:
         """Add ``change`` to the message's unfinished deliveries; returns the earlier ones (crashes)."""
-        return int(broker.client.hincrby(self.key, message.message_id, change)) - 1
+        return int(redis_of(broker).hincrby(self.key, message.message_id, change)) - 1
 
     def after_process_message(
-        self, broker: Any, message: Any, *, result: Any = None, exception: BaseException | None = None
+        self,
+        broker: Broker,
+        message: MessageProxy,
+        *,
+        result: Any | None = None,
+        exception: BaseException | None = None,
     ) -> None:
         self._finished(broker, message)
 
-    def after_skip_message(self, broker: Any, message: Any) -> None:
+    def after_skip_message(self, broker: Broker, message: MessageProxy) -> None:
         self._finished(broker, message)
 
-    def _finished(self, broker: Any, message: Any) -> None:
+    def _finished(self, broker: Broker, message: MessageProxy) -> None:
         try:
-            broker.client.hdel(self.key, message.message_id)
+            redis_of(broker).hdel(self.key, message.message_id)
         except redis.RedisError as error:  # a leftover entry only counts one crash too many, once
             log.warning("could not clear the deliveries of message %s: %s", message.message_id, error)
         finally:

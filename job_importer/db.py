@@ -50,6 +50,13 @@ def get_store(settings: Settings) -> Store:
     return Store(_client(settings.mongodb_url, settings.mongodb_timeout_ms)[settings.mongodb_db])
 
 
+def open_store(settings: Settings) -> Store:
+    """The process-wide store with the indexes its queries rely on: what every process opens."""
+    store = get_store(settings)
+    ensure_indexes(store)
+    return store
+
+
 def ensure_indexes(store: Store) -> None:
     """Create the indexes the queries rely on; cheap to repeat."""
     store.jobs.create_index([("source", ASCENDING), ("published_at", DESCENDING)])

@@ -22,12 +22,13 @@ from collections.abc import Iterable
 from typing import Any
 
 import redis
-from dramatiq.broker import Consumer, MessageProxy
+from dramatiq.broker import Broker, Consumer, MessageProxy
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.errors import ConnectionClosed, DecodeError
 from dramatiq.middleware import Retries
 
-from job_importer.deadletters import bury_undecodable, claims_key
+from job_importer.deadletters import bury_undecodable
+from job_importer.keys import Keys
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,12 @@ class DurableRetries(Retries):
     """Dramatiq's Retries, whose retry is enqueued even if Redis is away when the actor fails."""
 
     def after_process_message(
-        self, broker: Any, message: Any, *, result: Any = None, exception: BaseException | None = None
+        self,
+        broker: Broker,
+        message: MessageProxy,
+        *,
+        result: Any | None = None,
+        exception: BaseException | None = None,
     ) -> None:
         options = dict(message.options)
         while True:
@@ -75,7 +81,7 @@ class DurableRedisBroker(RedisBroker):
         boot, or after an error dropped them from memory (they are requeued on other errors). Any
         claim of this worker on the queue at that moment is one nobody will act on.
         """
-        claims = claims_key(self.namespace, self.broker_id, queue_name)
+        claims = Keys(self.namespace).claims(self.broker_id, queue_name)
         try:
             message_ids = self.client.smembers(claims)
             if message_ids:

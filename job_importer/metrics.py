@@ -1,9 +1,12 @@
 """Our Prometheus metrics: every name and label defined here, incremented by one-line hooks.
 
-In the worker services these land in Dramatiq's multiprocess registry: ``workers.worker_env``
+A leaf: it imports nothing of ours but settings, so every module may hook into it.
+
+In the worker services these land in Dramatiq's multiprocess registry: ``cli.workers.worker_env``
 sets ``PROMETHEUS_MULTIPROC_DIR`` before the process starts, so prometheus_client writes them
 to the same files Dramatiq's Prometheus middleware serves on the service's metrics port. The
-API process serves them (mostly empty there) with the queue gauges of :class:`QueueCollector`.
+API process serves them (mostly empty there) with the queue gauges of
+:class:`job_importer.queues.QueueCollector`.
 
 Labels stay bounded: ``feed`` is the feed URL for configured feeds and ``other`` for ad-hoc ones.
 """
@@ -11,14 +14,11 @@ Labels stay bounded: ``feed`` is the feed URL for configured feeds and ``other``
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 
-import redis
 from prometheus_client import Counter, Gauge, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
 
-from job_importer.settings import FeedConfig, Settings
+from job_importer.settings import FeedConfig
 
 OTHER_FEED = "other"
 FETCH_RESULTS = frozenset(
@@ -107,39 +107,3 @@ def run_finished(feed_url: str | None, status: str, duration_s: float | None) ->
         RUN_SECONDS.labels(status).observe(duration_s)
     if status == "completed":
         LAST_SUCCESS.labels(feed_label(feed_url)).set(time.time())
-
-
-class QueueCollector(Collector):
-    """Queue depth per queue and state, and the age of the oldest ready message, read at scrape time."""
-
-    def __init__(self, client: redis.Redis, settings: Settings) -> None:
-        self.client = client
-        self.settings = settings
-
-    def describe(self) -> list[Metric]:
-        return []  # nothing to read from Redis when the collector is registered
-
-    def collect(self) -> Iterator[Metric]:
-        from job_importer.queues import (  # queues -> deadletters -> history -> here
-            oldest_ready_age_s,
-            queue_stats,
-        )
-
-        messages = GaugeMetricFamily(
-            "job_importer_queue_messages",
-            "Messages per queue and state: ready, delayed (incl. retrying), in_progress, dead.",
-            labels=["queue", "state"],
-        )
-        oldest = GaugeMetricFamily(
-            "job_importer_queue_oldest_message_age_seconds",
-            "Age of the message at the head of the queue (0 when empty).",
-            labels=["queue"],
-        )
-        for stat in queue_stats(self.client, self.settings):
-            for state in ("ready", "delayed", "in_progress", "dead"):
-                messages.add_metric([stat.queue, state], getattr(stat, state))
-            oldest.add_metric(
-                [stat.queue], oldest_ready_age_s(self.client, self.settings.queue_namespace, stat.queue)
-            )
-        yield messages
-        yield oldest

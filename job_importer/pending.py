@@ -14,6 +14,8 @@ from collections.abc import Sequence
 import redis
 
 from job_importer.contract import JobItem
+from job_importer.keys import Keys
+from job_importer.settings import Settings
 
 _MARK_PENDING = """
 local now = tonumber(ARGV[1])
@@ -47,18 +49,19 @@ return duplicate
 """
 
 
-def pending_key(namespace: str, queue: str) -> str:
-    return f"{namespace}:__pending__:{queue}"
-
-
 class PendingItems:
     """The set of items waiting in one import queue."""
 
     def __init__(self, client: redis.Redis, namespace: str, queue: str, ttl_s: int) -> None:
         self.client = client
-        self.key = pending_key(namespace, queue)
+        self.key = Keys(namespace).pending(queue)
         self.ttl_ms = ttl_s * 1000
         self._mark = client.register_script(_MARK_PENDING)
+
+    @classmethod
+    def for_settings(cls, client: redis.Redis, settings: Settings) -> PendingItems:
+        """The import queue's waiting items, as configured (``DEDUPE_TTL_S``)."""
+        return cls(client, settings.queue_namespace, settings.import_queue, settings.dedupe_ttl_s)
 
     def claim(self, items: Sequence[JobItem], run_id: str) -> list[bool]:
         """Mark items pending for this run; True for each item already waiting (a duplicate)."""

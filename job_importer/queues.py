@@ -1,16 +1,24 @@
-"""Queue depth per queue: ready, delayed (incl. retrying), in progress, dead; and pause state."""
+"""Queue depth per queue: ready, delayed (incl. retrying), in progress, dead; and pause state.
+
+Read from Dramatiq's keys (:mod:`job_importer.keys`) by the CLI, the API and, at scrape time,
+:class:`QueueCollector`.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any, cast
 
 import dramatiq
 import redis
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from job_importer.control import paused_queues
-from job_importer.deadletters import claims_key, count_dead
+from job_importer.deadletters import DeadLetters
+from job_importer.keys import Keys
 from job_importer.settings import Settings
 
 
@@ -33,19 +41,20 @@ def queue_names(settings: Settings) -> list[str]:
 
 def queue_stats(client: redis.Redis, settings: Settings) -> list[QueueStats]:
     namespace = settings.queue_namespace
+    keys = Keys(namespace)
     paused = paused_queues(client, namespace)
     stats = []
     for queue in queue_names(settings):
         claimed = 0
-        for key in client.scan_iter(match=claims_key(namespace, "*", queue), count=500):
+        for key in client.scan_iter(match=keys.claims("*", queue), count=500):
             claimed += int(client.scard(key))
         stats.append(
             QueueStats(
                 queue=queue,
-                ready=int(client.llen(f"{namespace}:{queue}")),
-                delayed=int(client.hlen(f"{namespace}:{queue}.DQ.msgs")),
+                ready=int(client.llen(keys.ready(queue))),
+                delayed=int(client.hlen(keys.delayed_messages(queue))),
                 in_progress=claimed,
-                dead=count_dead(client, namespace, queue),
+                dead=DeadLetters(client, namespace, queue).count(),
                 paused=queue in paused,
             )
         )
@@ -54,9 +63,41 @@ def queue_stats(client: redis.Redis, settings: Settings) -> list[QueueStats]:
 
 def oldest_ready_age_s(client: redis.Redis, namespace: str, queue: str) -> float:
     """Seconds since the message at the head of the queue was first enqueued; 0 when it is empty."""
-    head = client.lindex(f"{namespace}:{queue}", 0)
-    raw = client.hget(f"{namespace}:{queue}.msgs", cast(bytes, head)) if head is not None else None
+    keys = Keys(namespace)
+    head = client.lindex(keys.ready(queue), 0)
+    raw = client.hget(keys.messages(queue), cast(bytes, head)) if head is not None else None
     if raw is None:
         return 0.0
     message = dramatiq.Message.decode(cast(bytes, raw))
     return max(0.0, time.time() - message.message_timestamp / 1000)
+
+
+class QueueCollector(Collector):
+    """Queue depth per queue and state, and the age of the oldest ready message, read at scrape time."""
+
+    def __init__(self, client: redis.Redis, settings: Settings) -> None:
+        self.client = client
+        self.settings = settings
+
+    def describe(self) -> list[Metric]:
+        return []  # nothing to read from Redis when the collector is registered
+
+    def collect(self) -> Iterator[Metric]:
+        messages = GaugeMetricFamily(
+            "job_importer_queue_messages",
+            "Messages per queue and state: ready, delayed (incl. retrying), in_progress, dead.",
+            labels=["queue", "state"],
+        )
+        oldest = GaugeMetricFamily(
+            "job_importer_queue_oldest_message_age_seconds",
+            "Age of the message at the head of the queue (0 when empty).",
+            labels=["queue"],
+        )
+        for stat in queue_stats(self.client, self.settings):
+            for state in ("ready", "delayed", "in_progress", "dead"):
+                messages.add_metric([stat.queue, state], getattr(stat, state))
+            oldest.add_metric(
+                [stat.queue], oldest_ready_age_s(self.client, self.settings.queue_namespace, stat.queue)
+            )
+        yield messages
+        yield oldest

@@ -17,8 +17,7 @@ from typing import Any
 from dramatiq.brokers.redis import RedisBroker
 
 from job_importer import history
-from job_importer.broker import chunk_message
-from job_importer.contract import ENVELOPE_BYTES
+from job_importer.contract import ENVELOPE_BYTES, chunk_message
 from job_importer.db import Store
 from job_importer.settings import FeedConfig, Settings, source_for_url
 

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Container, Sequence
 from dataclasses import dataclass
-from typing import Any
 
-import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 
 from job_importer import history
-from job_importer.contract import FETCH_ACTOR
+from job_importer.contract import fetch_message
 from job_importer.db import Store
 from job_importer.history import Trigger
 from job_importer.settings import FeedConfig, Settings
@@ -20,19 +18,6 @@ from job_importer.settings import FeedConfig, Settings
 class Started:
     batch_id: str
     run_ids: list[str]
-
-
-def fetch_message(
-    settings: Settings, run_id: str, feed: FeedConfig, *, guarded: bool = False
-) -> dramatiq.Message[Any]:
-    """``guarded``: the URL came from a caller of the API, so the fetcher checks every address it reaches."""
-    return dramatiq.Message(
-        queue_name=settings.fetch_queue,
-        actor_name=FETCH_ACTOR,
-        args=(run_id, feed.model_dump()),
-        kwargs={"guarded": True} if guarded else {},
-        options={"max_retries": settings.fetch_max_retries},
-    )
 
 
 def start_import(

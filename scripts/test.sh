@@ -8,4 +8,5 @@ cd "$(dirname "$0")/.."
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
+.venv/bin/lint-imports --no-cache # the layers and no import circles (pyproject.toml [tool.importlinter])
 exec .venv/bin/pytest "$@"

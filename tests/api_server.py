@@ -20,7 +20,7 @@ from dramatiq.brokers.redis import RedisBroker
 
 from devstack.feedserver import FeedServer
 from job_importer.broker import build_broker
-from job_importer.db import Store, ensure_indexes, get_store
+from job_importer.db import Store, open_store
 from job_importer.settings import Settings
 from tests.conftest import ARTIFACTS, Workers, free_port, wait_for
 
@@ -86,8 +86,7 @@ class Stack:
 @contextmanager
 def running_stack(settings: Settings, feeds: FeedServer, *, start_workers: bool = True) -> Iterator[Stack]:
     """Workers of both services (unless told not to) and the API, for these settings."""
-    store = get_store(settings)
-    ensure_indexes(store)
+    store = open_store(settings)
     broker = build_broker(settings)
     workers = Workers(settings)
     api: ApiServer | None = None

@@ -29,7 +29,7 @@ from devstack.stack import start_embedded_mongo, start_redis
 from job_importer import history
 from job_importer.broker import build_broker
 from job_importer.control import live_workers
-from job_importer.db import Store, ensure_indexes, get_store
+from job_importer.db import Store, open_store
 from job_importer.settings import FeedConfig, Settings
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
@@ -109,8 +109,7 @@ def make_settings(redis_url: str, mongodb_url: str, **overrides: Any) -> Setting
 
 @pytest.fixture
 def store(settings: Settings) -> Iterator[Store]:
-    store = get_store(settings)
-    ensure_indexes(store)
+    store = open_store(settings)
     yield store
     store.db.client.drop_database(settings.mongodb_db)
 

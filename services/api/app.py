@@ -18,6 +18,7 @@ from pymongo.errors import PyMongoError
 from job_importer import metrics
 from job_importer.broker import build_broker
 from job_importer.db import ensure_indexes, get_store
+from job_importer.queues import QueueCollector
 from job_importer.settings import Settings
 from services.api import failed, health, imports, jobs, queues
 from services.api.deps import ApiContext
@@ -31,7 +32,7 @@ def create_app(settings: Settings) -> FastAPI:
     """The application for these settings: API routes, /ui/ (the admin UI) and /metrics."""
     broker = build_broker(settings)
     queue_registry = CollectorRegistry(auto_describe=False)
-    queue_registry.register(metrics.QueueCollector(broker.client, settings))
+    queue_registry.register(QueueCollector(broker.client, settings))
     metrics.configure_feeds(settings.feed_configs())
     ctx = ApiContext(
         settings=settings, store=get_store(settings), broker=broker, queue_registry=queue_registry

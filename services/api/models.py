@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from job_importer.contract import JobHeadline, StoredJob
 from job_importer.netguard import check_syntax
 
 RunStatus = Literal["queued", "fetching", "importing", "completed", "failed"]
@@ -99,16 +100,11 @@ class RunDetail(Run):
     )
 
 
-class JobSummary(BaseModel):
-    id: str
-    source: str
-    title: str
-    company: str | None = None
-    location: str | None = None
-    job_type: str | None = None
-    category: str | None = None
-    link: str | None = None
-    published_at: datetime | None = None
+class JobSummary(JobHeadline):
+    """A listing in a list of jobs: its headline, and when it last changed."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
     updated_at: datetime | None = None
 
     @classmethod
@@ -116,19 +112,12 @@ class JobSummary(BaseModel):
         return cls.model_validate({**doc, "id": doc["_id"]})
 
 
-class Job(JobSummary):
-    guid: str
-    description: str | None = Field(None, description="As found in the feed (often HTML): render as text.")
-    content: str | None = None
-    image_url: str | None = None
-    extra: dict[str, str] = Field(default_factory=dict)
-    feed_url: str | None = None
-    created_at: datetime | None = None
-    fetched_at: datetime | None = None
+class Job(StoredJob):
+    """One stored listing, without the importer's internal bookkeeping."""
 
-    @classmethod
-    def from_doc(cls, doc: dict[str, Any]) -> Job:
-        return cls.model_validate({**doc, "id": doc["_id"]})
+    content_hash: str = Field("", exclude=True)
+    created_run: str | None = Field(None, exclude=True)
+    updated_run: str | None = Field(None, exclude=True)
 
 
 class Queue(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, HTTPException, status
 
 from job_importer.control import pause, resume, worker_states
-from job_importer.deadletters import DeadLetter, count_dead, list_dead, purge_dead, requeue_dead
+from job_importer.deadletters import DeadLetter, DeadLetters
 from job_importer.pending import PendingItems
 from job_importer.queues import queue_stats
 from services.api.deps import ApiContext, Ctx, Paging, QueueName, read_access, require_token
@@ -46,47 +46,49 @@ def resume_queue(ctx: Ctx, queue: QueueName) -> list[Queue]:
 @router.get("/queues/{queue}/dead", dependencies=[Depends(read_access)], responses=NOT_FOUND)
 def list_dead_letters(ctx: Ctx, queue: QueueName, paging: Paging) -> Page[DeadLetter]:
     """Messages whose retries ran out, newest first, with the reason."""
-    namespace = ctx.settings.queue_namespace
-    letters = list_dead(ctx.redis, namespace, queue, limit=paging.page_size, skip=paging.skip)
+    letters = _dead(ctx, queue)
     return Page(
-        items=letters,
+        items=letters.list(limit=paging.page_size, skip=paging.skip),
         page=paging.page,
         page_size=paging.page_size,
-        total=count_dead(ctx.redis, namespace, queue),
+        total=letters.count(),
     )
 
 
 @router.post("/queues/{queue}/dead/requeue", dependencies=[Depends(require_token)], responses=NOT_FOUND)
 def requeue_all_dead(ctx: Ctx, queue: QueueName) -> Count:
     """Send every dead message of the queue back with fresh retries."""
-    return Count(count=requeue_dead(ctx.broker, ctx.settings.queue_namespace, queue))
+    return Count(count=_dead(ctx, queue).requeue(ctx.broker))
 
 
 @router.post(
     "/queues/{queue}/dead/{message_id}/requeue", dependencies=[Depends(require_token)], responses=NOT_FOUND
 )
 def requeue_one_dead(ctx: Ctx, queue: QueueName, message_id: str) -> Count:
-    count = requeue_dead(ctx.broker, ctx.settings.queue_namespace, queue, [message_id])
+    count = _dead(ctx, queue).requeue(ctx.broker, [message_id])
     return Count(count=_found(count, queue, message_id))
 
 
 @router.delete("/queues/{queue}/dead", dependencies=[Depends(require_token)], responses=NOT_FOUND)
 def delete_all_dead(ctx: Ctx, queue: QueueName) -> Count:
     """Delete every dead message of the queue for good."""
-    return Count(count=purge_dead(ctx.redis, ctx.settings.queue_namespace, queue, _pending(ctx)))
+    return Count(count=_dead(ctx, queue).purge(_pending(ctx)))
 
 
 @router.delete(
     "/queues/{queue}/dead/{message_id}", dependencies=[Depends(require_token)], responses=NOT_FOUND
 )
 def delete_one_dead(ctx: Ctx, queue: QueueName, message_id: str) -> Count:
-    count = purge_dead(ctx.redis, ctx.settings.queue_namespace, queue, _pending(ctx), [message_id])
+    count = _dead(ctx, queue).purge(_pending(ctx), [message_id])
     return Count(count=_found(count, queue, message_id))
 
 
+def _dead(ctx: ApiContext, queue: str) -> DeadLetters:
+    return DeadLetters(ctx.redis, ctx.settings.queue_namespace, queue)
+
+
 def _pending(ctx: ApiContext) -> PendingItems:
-    settings = ctx.settings
-    return PendingItems(ctx.redis, settings.queue_namespace, settings.import_queue, settings.dedupe_ttl_s)
+    return PendingItems.for_settings(ctx.redis, ctx.settings)
 
 
 def _found(count: int, queue: str, message_id: str) -> int:

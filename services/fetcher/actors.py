@@ -8,32 +8,25 @@ from typing import Any
 import dramatiq
 from dramatiq.middleware import CurrentMessage
 
-from job_importer.broker import worker_broker
 from job_importer.contract import FETCH_ACTOR
-from job_importer.db import ensure_indexes, get_store
+from job_importer.db import open_store
 from job_importer.netguard import guarded_transport, request_guard
 from job_importer.pending import PendingItems
-from job_importer.redact import install_log_redaction
-from job_importer.settings import FeedConfig, get_settings
-from job_importer.worker import PerProcess
+from job_importer.settings import FeedConfig
+from job_importer.worker import PerProcess, start_worker_process
 from services.fetcher.download import make_client
 from services.fetcher.pipeline import FetcherContext, RetryLater, run_fetch
 
-install_log_redaction()  # Dramatiq logs failed messages with their arguments: a feed's URL
-settings = get_settings()
-broker = worker_broker(settings)
+settings, broker = start_worker_process()
 
 
 def _build_context() -> FetcherContext:
-    store = get_store(settings)
-    ensure_indexes(store)
+    store = open_store(settings)
     return FetcherContext(
         settings=settings,
         store=store,
         broker=broker,
-        pending=PendingItems(
-            broker.client, settings.queue_namespace, settings.import_queue, settings.dedupe_ttl_s
-        ),
+        pending=PendingItems.for_settings(broker.client, settings),
         http=make_client(settings),
         guarded_http=make_client(
             settings,

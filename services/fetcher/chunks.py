@@ -1,7 +1,7 @@
 """Packing items into importer chunks: at most N items and B bytes of JSON per message.
 
 Each item is encoded to JSON once, here; the message embeds those bytes as they are
-(:func:`job_importer.broker.chunk_message`), so the size measured is the size sent.
+(:func:`job_importer.contract.chunk_message`), so the size measured is the size sent.
 """
 
 from __future__ import annotations

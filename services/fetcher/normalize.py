@@ -16,6 +16,7 @@ from job_importer.contract import (
     MAX_EXTRA_VALUE_CHARS,
     JobItem,
     content_hash,
+    describe,
     job_id,
 )
 from job_importer.failed_items import ItemFailure
@@ -99,16 +100,7 @@ def normalize_entry(entry: RawEntry, feed: FeedConfig, position: int) -> JobItem
             **fields,
         )
     except ValidationError as exc:
-        return _failure(entry, position, describe_validation_error(exc), guid)
-
-
-def describe_validation_error(exc: ValidationError) -> str:
-    """One line per problem, naming the field: what a person reading the run needs."""
-    problems = []
-    for error in exc.errors(include_url=False, include_input=False):
-        where = ".".join(str(part) for part in error["loc"]) or "item"
-        problems.append(f"{where}: {error['msg']}")
-    return "; ".join(problems)
+        return _failure(entry, position, describe(exc), guid)
 
 
 def _extra(extra: dict[str, str]) -> dict[str, str]:

@@ -9,8 +9,7 @@ import httpx
 from dramatiq.brokers.redis import RedisBroker
 
 from job_importer import failed_items, history, metrics
-from job_importer.broker import chunk_message
-from job_importer.contract import JobItem
+from job_importer.contract import JobItem, chunk_message
 from job_importer.db import Store
 from job_importer.failed_items import ItemFailure
 from job_importer.pending import PendingItems

@@ -7,32 +7,27 @@ from typing import Any
 import dramatiq
 from dramatiq.middleware import CurrentMessage
 
-from job_importer.broker import worker_broker
 from job_importer.contract import IMPORT_ACTOR
-from job_importer.db import ensure_indexes, get_store
+from job_importer.db import open_store
+from job_importer.keys import Keys
 from job_importer.pending import PendingItems
-from job_importer.redact import install_log_redaction
-from job_importer.settings import get_settings
-from job_importer.worker import PerProcess
+from job_importer.worker import PerProcess, start_worker_process
 from services.importer.pipeline import ImporterContext, InvalidChunk, import_chunk_payload
 from services.importer.ratelimit import RateLimiter
 
-install_log_redaction()  # Dramatiq logs failed messages with their arguments: a feed's URL
-settings = get_settings()
-broker = worker_broker(settings)
+settings, broker = start_worker_process()
 
 
 def _build_context() -> ImporterContext:
-    store = get_store(settings)
-    ensure_indexes(store)
+    store = open_store(settings)
     namespace = settings.queue_namespace
     return ImporterContext(
         settings=settings,
         store=store,
-        pending=PendingItems(broker.client, namespace, settings.import_queue, settings.dedupe_ttl_s),
+        pending=PendingItems.for_settings(broker.client, settings),
         limiter=RateLimiter(
             broker.client,
-            f"{namespace}:__ratelimit__:{settings.import_queue}",
+            Keys(namespace).rate_limit(settings.import_queue),
             settings.worker_rate_limit_max,
             settings.worker_rate_limit_duration_ms,
         ),

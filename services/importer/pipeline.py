@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from job_importer import failed_items, history, metrics
-from job_importer.contract import JOB_ITEMS, Chunk, JobItem
+from job_importer.contract import JOB_ITEMS, Chunk, JobItem, describe
 from job_importer.db import Store
 from job_importer.failed_items import ItemFailure
 from job_importer.pending import PendingItems
@@ -81,7 +81,7 @@ def validate_items(raw_items: list[dict[str, Any]]) -> tuple[list[JobItem], list
                     key=str(data.get("id"))
                     if isinstance(data, dict) and data.get("id")
                     else f"item-{position}",
-                    reason=f"invalid item: {_describe(exc)}",
+                    reason=f"invalid item: {describe(exc)}",
                     guid=guid if isinstance(guid, str) else None,
                     raw=str(data)[:2000],
                     stage="import",
@@ -89,10 +89,3 @@ def validate_items(raw_items: list[dict[str, Any]]) -> tuple[list[JobItem], list
                 )
             )
     return items, failures
-
-
-def _describe(exc: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(p) for p in error['loc']) or 'item'}: {error['msg']}"
-        for error in exc.errors(include_url=False, include_input=False)
-    )

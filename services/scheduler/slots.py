@@ -8,7 +8,6 @@ every few seconds, until the next slot is due.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import socket
@@ -19,8 +18,9 @@ from croniter import croniter
 from dramatiq.brokers.redis import RedisBroker
 
 from job_importer import history
+from job_importer.accounting import reconcile_dead_letters
 from job_importer.db import Store
-from job_importer.deadletters import reconcile_dead_letters
+from job_importer.keys import Keys
 from job_importer.settings import FeedConfig, Settings
 from job_importer.trigger import start_import
 
@@ -44,12 +44,6 @@ def next_slot(cron: str, at: datetime) -> datetime:
 CLAIM_TTL = timedelta(days=2)
 
 
-def claim_key(namespace: str, slot: datetime, feed_url: str) -> str:
-    digest = hashlib.sha256(feed_url.encode()).hexdigest()[:16]
-    # To the second: croniter takes a sixth (seconds) field, and such slots must not share a claim.
-    return f"{namespace}:__schedule__:{slot:%Y%m%dT%H%M%S}:{digest}"
-
-
 def enqueue_slot(
     settings: Settings, store: Store, broker: RedisBroker, slot: datetime, feeds: list[FeedConfig]
 ) -> list[FeedConfig]:
@@ -58,7 +52,11 @@ def enqueue_slot(
     Returns the feeds this scheduler claimed but could not start (Redis or MongoDB away): the
     claims stay ours, so trying them again later starts each one once. Raises if it cannot claim.
     """
-    claimed = [feed for feed in feeds if _claim(broker, claim_key(settings.queue_namespace, slot, feed.url))]
+    claimed = [
+        feed
+        for feed in feeds
+        if _claim(broker, Keys(settings.queue_namespace).schedule_claim(slot, feed.url))
+    ]
     if not claimed:
         return []
     sent: list[FeedConfig] = []
@@ -92,7 +90,9 @@ def _release_claims(settings: Settings, broker: RedisBroker, slot: datetime, fee
     """Give up our claims on feeds we could not start, so a scheduler started after us can (best effort)."""
     try:
         for feed in feeds:
-            broker.client.eval(_RELEASE, 1, claim_key(settings.queue_namespace, slot, feed.url), _owner())
+            broker.client.eval(
+                _RELEASE, 1, Keys(settings.queue_namespace).schedule_claim(slot, feed.url), _owner()
+            )
     except Exception as exc:
         log.warning(
             "slot %s: could not release the claims of %d feed(s): %s", slot.isoformat(), len(feeds), exc

@@ -11,8 +11,7 @@ import httpx
 
 from devstack.samplefeeds import sample_jobs
 from job_importer import failed_items, history
-from job_importer.broker import chunk_message
-from job_importer.contract import JobItem, content_hash
+from job_importer.contract import JobItem, chunk_message, content_hash
 from job_importer.failed_items import ItemFailure
 from job_importer.settings import FeedConfig
 from tests.api.helpers import serve, start, wait_finished

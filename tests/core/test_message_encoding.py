@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import dramatiq
 
-from job_importer.broker import JSONEncoder, chunk_message
-from job_importer.contract import JOB_ITEM, JOB_ITEMS, Chunk, JobItem, content_hash
+from job_importer.broker import JSONEncoder
+from job_importer.contract import JOB_ITEM, JOB_ITEMS, Chunk, JobItem, chunk_message, content_hash
 from job_importer.settings import Settings
 
 

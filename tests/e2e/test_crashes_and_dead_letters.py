@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from devstack.feedserver import FeedServer
 from devstack.samplefeeds import jobicy_feed, sample_jobs
-from job_importer.deadletters import list_dead, reconcile_dead_letters, requeue_dead
+from job_importer.accounting import reconcile_dead_letters
+from job_importer.deadletters import DeadLetters
 from job_importer.settings import FeedConfig
 from job_importer.trigger import start_import
 from tests.conftest import Workers, assert_adds_up, free_port, wait_for, wait_for_runs
@@ -58,8 +59,8 @@ def test_store_outage_dead_letters_chunks_which_requeue_to_completion(
         run_id = started.run_ids[0]
         dead = wait_for(
             lambda: (
-                len(list_dead(redis_client, settings.queue_namespace, settings.import_queue)) == 1
-                and list_dead(redis_client, settings.queue_namespace, settings.import_queue)
+                len(DeadLetters(redis_client, settings.queue_namespace, settings.import_queue).list()) == 1
+                and DeadLetters(redis_client, settings.queue_namespace, settings.import_queue).list()
             ),
             60,
         )
@@ -76,13 +77,13 @@ def test_store_outage_dead_letters_chunks_which_requeue_to_completion(
 
         workers.kill(broken)
         workers.start("importer")
-        assert requeue_dead(broker, settings.queue_namespace, settings.import_queue) == 1
+        assert DeadLetters.of(broker, settings.import_queue).requeue(broker) == 1
         wait_for(lambda: store.runs.find_one({"_id": run_id})["new"] == 60, 60)
     run = store.runs.find_one({"_id": run_id})
     assert (run["status"], run["new"], run["failed"], run["chunks_dead"]) == ("completed", 60, 0, [])
     assert_adds_up(run)
     assert store.jobs.count_documents({}) == 60
-    assert list_dead(redis_client, settings.queue_namespace, settings.import_queue) == []
+    assert DeadLetters(redis_client, settings.queue_namespace, settings.import_queue).list() == []
 
 
 def test_a_message_that_is_not_a_chunk_is_dead_lettered_at_once_and_can_be_purged(
@@ -91,7 +92,6 @@ def test_a_message_that_is_not_a_chunk_is_dead_lettered_at_once_and_can_be_purge
     import dramatiq
 
     from job_importer.contract import IMPORT_ACTOR
-    from job_importer.deadletters import purge_dead
     from job_importer.pending import PendingItems
 
     workers.start("importer")
@@ -105,12 +105,14 @@ def test_a_message_that_is_not_a_chunk_is_dead_lettered_at_once_and_can_be_purge
             options={},
         )
     )
-    [dead] = wait_for(lambda: list_dead(redis_client, settings.queue_namespace, settings.import_queue), 30)
+    [dead] = wait_for(
+        lambda: DeadLetters(redis_client, settings.queue_namespace, settings.import_queue).list(), 30
+    )
     assert dead.reason.startswith("InvalidChunk: not a chunk message")
     assert dead.run_id is None and dead.actor == IMPORT_ACTOR
     pending = PendingItems(redis_client, settings.queue_namespace, settings.import_queue, 60)
-    assert purge_dead(redis_client, settings.queue_namespace, settings.import_queue, pending) == 1
-    assert list_dead(redis_client, settings.queue_namespace, settings.import_queue) == []
+    assert DeadLetters(redis_client, settings.queue_namespace, settings.import_queue).purge(pending) == 1
+    assert DeadLetters(redis_client, settings.queue_namespace, settings.import_queue).list() == []
 
 
 def test_a_dead_lettered_fetch_requeues_into_a_completed_run(
@@ -123,7 +125,9 @@ def test_a_dead_lettered_fetch_requeues_into_a_completed_run(
         workers.start("importer")
         workers.wait_ready("fetcher")
         started = start_import(settings, store, broker, [feed], "cli")
-        [dead] = wait_for(lambda: list_dead(redis_client, settings.queue_namespace, settings.fetch_queue), 60)
+        [dead] = wait_for(
+            lambda: DeadLetters(redis_client, settings.queue_namespace, settings.fetch_queue).list(), 60
+        )
         assert dead.run_id == started.run_ids[0] and "ServerSelectionTimeoutError" in dead.reason
         reconcile_dead_letters(settings, store, broker)
         [run] = wait_for_runs(store, started.run_ids)
@@ -131,7 +135,7 @@ def test_a_dead_lettered_fetch_requeues_into_a_completed_run(
 
         workers.kill(broken)
         workers.start("fetcher")
-        assert requeue_dead(broker, settings.queue_namespace, settings.fetch_queue) == 1
+        assert DeadLetters.of(broker, settings.fetch_queue).requeue(broker) == 1
         run = wait_for(
             lambda: (r := store.runs.find_one({"_id": started.run_ids[0]}))["status"] == "completed" and r, 60
         )

@@ -12,8 +12,8 @@ import signal
 import dramatiq
 import redis
 
-from job_importer.broker import worker_broker
 from job_importer.settings import get_settings
+from job_importer.worker import worker_broker
 
 CRASH_QUEUE = "crash-test"
 

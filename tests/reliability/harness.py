@@ -25,7 +25,7 @@ from devstack.samplefeeds import SampleJob, edited, jobicy_feed, sample_jobs
 from job_importer import history
 from job_importer.contract import MAX_TEXT_CHARS, job_id
 from job_importer.db import Store
-from job_importer.pending import pending_key
+from job_importer.keys import Keys
 from job_importer.queues import queue_stats
 from job_importer.settings import FeedConfig, Settings
 
@@ -292,7 +292,7 @@ def _check_nothing_stuck(
     dead = sum(stat.dead for stat in stats)
     if dead != expected_dead:
         outcome.problem(f"{dead} dead letter(s); expected {expected_dead}")
-    waiting = int(client.hlen(pending_key(settings.queue_namespace, settings.import_queue)))
+    waiting = int(client.hlen(Keys(settings.queue_namespace).pending(settings.import_queue)))
     if waiting:
         outcome.problem(f"{waiting} item(s) still marked as waiting in the import queue")
 

@@ -35,9 +35,10 @@ from cli.workers import Service
 from devstack.feedserver import FeedServer
 from devstack.stack import start_embedded_mongo
 from job_importer import history
+from job_importer.accounting import reconcile_dead_letters
 from job_importer.broker import build_broker
-from job_importer.db import Store, ensure_indexes, get_store
-from job_importer.deadletters import reconcile_dead_letters, requeue_dead
+from job_importer.db import Store, open_store
+from job_importer.deadletters import DeadLetters
 from job_importer.settings import Settings
 from job_importer.trigger import start_import
 from tests.conftest import Workers, free_port, wait_for_runs
@@ -97,8 +98,7 @@ def stack(**overrides: object) -> Iterator[Stack]:
         metrics_enabled=False,
         **overrides,  # type: ignore[arg-type]
     )
-    store = get_store(settings)
-    ensure_indexes(store)
+    store = open_store(settings)
     worker_settings = settings.model_copy(update={"mongodb_url": through(link, mongodb_url)})
     feeds = FeedServer().start()
     built = Stack(
@@ -279,7 +279,7 @@ def settle(system: Stack, timeout_s: float = 600) -> None:
     while time.monotonic() < deadline:
         reconcile_dead_letters(system.settings, system.store, system.broker)
         for queue in (system.settings.fetch_queue, system.settings.import_queue):
-            if requeue_dead(system.broker, system.settings.queue_namespace, queue):
+            if DeadLetters.of(system.broker, queue).requeue(system.broker):
                 say(f"requeued dead letters of {queue}")
         pending = system.store.runs.count_documents({"status": {"$nin": list(history.TERMINAL)}})
         if not pending:

@@ -10,9 +10,10 @@ import pytest
 import redis
 
 from devstack.feedserver import FeedServer, Reply, Request
+from job_importer.accounting import reconcile_dead_letters
 from job_importer.broker import build_broker
 from job_importer.control import pause, resume, worker_states
-from job_importer.deadletters import list_dead, reconcile_dead_letters, requeue_dead
+from job_importer.deadletters import DeadLetters
 from job_importer.queues import queue_stats
 from job_importer.trigger import start_import
 from tests.conftest import Workers, wait_for, wait_for_runs
@@ -216,8 +217,8 @@ def test_mongodb_unreachable_beyond_all_attempts_dead_letters_then_requeue_compl
 
     wait_for(lambda: dead() == (1, total_chunks), 120, what="every message to be dead-lettered")
     letters = [
-        *list_dead(redis_client, settings.queue_namespace, settings.fetch_queue),
-        *list_dead(redis_client, settings.queue_namespace, settings.import_queue),
+        *DeadLetters(redis_client, settings.queue_namespace, settings.fetch_queue).list(),
+        *DeadLetters(redis_client, settings.queue_namespace, settings.import_queue).list(),
     ]
     mongo_link.restore()
     # What the scheduler's housekeeping does: account for the dead letters the workers could not.
@@ -225,7 +226,7 @@ def test_mongodb_unreachable_beyond_all_attempts_dead_letters_then_requeue_compl
     accounted = {run["_id"]: run for run in store.runs.find({"_id": {"$in": [*chunked, unfetched]}})}
     requeued_at = time.monotonic()
     requeued = sum(
-        requeue_dead(broker, settings.queue_namespace, queue)
+        DeadLetters.of(broker, queue).requeue(broker)
         for queue in (settings.fetch_queue, settings.import_queue)
     )
     wait_for(

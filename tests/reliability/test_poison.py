@@ -9,8 +9,9 @@ import dramatiq
 
 from devstack.feedserver import FeedServer
 from job_importer import history
+from job_importer.accounting import reconcile_dead_letters
 from job_importer.contract import IMPORT_ACTOR, MAX_SHORT_CHARS, content_hash
-from job_importer.deadletters import UNDECODABLE, list_dead, purge_dead, reconcile_dead_letters, requeue_dead
+from job_importer.deadletters import UNDECODABLE, DeadLetters
 from job_importer.settings import FeedConfig
 from job_importer.trigger import start_import
 from tests.conftest import Workers, wait_for, wait_for_runs
@@ -91,7 +92,8 @@ def test_poison_messages_and_items_do_not_block_the_queue(
 
     dead = wait_for(
         lambda: (
-            len(found := list_dead(redis_client, settings.queue_namespace, queue)) == dead_expected and found
+            len(found := DeadLetters(redis_client, settings.queue_namespace, queue).list()) == dead_expected
+            and found
         ),
         90,
         what="the poison messages to be dead-lettered",
@@ -141,9 +143,11 @@ def test_poison_messages_and_items_do_not_block_the_queue(
     assert garbage.keys() == undecodable.keys()
     assert all(letter.reason.startswith("undecodable message: ") for letter in garbage.values())
     namespace = settings.queue_namespace
-    assert requeue_dead(broker, namespace, queue, list(garbage)) == 0  # nothing a worker could run
-    assert purge_dead(redis_client, namespace, queue, None, list(garbage)) == len(garbage)
-    assert len(list_dead(redis_client, namespace, queue)) == len(poison)
+    assert (
+        DeadLetters(redis_client, namespace, queue).requeue(broker, list(garbage)) == 0
+    )  # nothing a worker could run
+    assert DeadLetters(redis_client, namespace, queue).purge(None, list(garbage)) == len(garbage)
+    assert len(DeadLetters(redis_client, namespace, queue).list()) == len(poison)
     assert all(letter.run_id is None and letter.items == 0 for letter in dead)
     assert "never processed" in next(letter.reason for letter in dead if letter.actor == "no_such_actor")
     assert reasons.keys() == {

@@ -16,7 +16,7 @@ from devstack.feedserver import FeedServer, Reply, Request
 from devstack.samplefeeds import jobicy_feed, sample_jobs
 from devstack.stack import start_redis
 from job_importer.db import get_store
-from job_importer.deadletters import list_dead
+from job_importer.deadletters import DeadLetters
 from tests.conftest import free_port, wait_for
 
 FEED_SECRET = "feed-pass-7Hq2"
@@ -73,7 +73,7 @@ def test_credentials_never_reach_logs_or_history(settings, store, tmp_path: Path
                 [
                     letter.as_dict()
                     for queue in (config.fetch_queue, config.import_queue)
-                    for letter in list_dead(client, config.queue_namespace, queue)
+                    for letter in DeadLetters(client, config.queue_namespace, queue).list()
                 ]
             )
         finally:

@@ -16,8 +16,8 @@ import dramatiq
 
 from devstack.feedserver import FeedServer, Reply, Request
 from job_importer.control import pause, resume, worker_states
-from job_importer.crashguard import crashes_key
-from job_importer.deadletters import DeadLetter, list_dead
+from job_importer.deadletters import DeadLetter, DeadLetters
+from job_importer.keys import Keys
 from job_importer.queues import queue_stats
 from job_importer.trigger import start_import
 from tests.conftest import Workers, wait_for, wait_for_runs
@@ -276,7 +276,7 @@ def test_a_message_that_keeps_killing_its_worker_is_dead_lettered(
     broker.enqueue(message(CRASH_QUEUE, "die_or_mark", "mark", done_key))
 
     def dead_letters() -> list[DeadLetter]:
-        return list_dead(redis_client, settings.queue_namespace, CRASH_QUEUE)
+        return DeadLetters(redis_client, settings.queue_namespace, CRASH_QUEUE).list()
 
     deaths = 0
     for _ in range(
@@ -306,4 +306,4 @@ def test_a_message_that_keeps_killing_its_worker_is_dead_lettered(
     assert letter.reason.startswith("WorkerCrashes: the worker died 2 times"), letter.reason
     assert deaths == settings.worker_crash_limit  # it took its worker down twice, not a third time
     assert redis_client.get(done_key) == b"done"  # the other message was not lost with it
-    assert redis_client.hlen(crashes_key(settings.queue_namespace)) == 0
+    assert redis_client.hlen(Keys(settings.queue_namespace).deliveries()) == 0
