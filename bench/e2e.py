@@ -75,7 +75,7 @@ def stack(mongodb_url: str | None) -> Iterator[Stack]:
         store_pid = None
         if mongodb_url is None:
             store = subprocess.Popen(
-                [sys.executable, "-m", "bench.standin", "--port", str(free_port())],
+                [sys.executable, "-m", "devstack.embedded_mongo", "--port", str(free_port())],
                 stdout=subprocess.PIPE,
                 text=True,
                 cwd=ROOT,
@@ -339,7 +339,7 @@ def measure(
     results: dict[str, Any] = {"importers": {}}
     with stack(mongodb_url) as bench_stack:
         results["store"] = (
-            "external MongoDB" if bench_stack.store_pid is None else "mongoeco stand-in (bench.standin)"
+            "external MongoDB" if bench_stack.store_pid is None else "mongoeco stand-in (devstack.embedded_mongo)"
         )
         for count in importer_counts:
             with Bench(bench_stack, count, threads, batch_size) as bench:
