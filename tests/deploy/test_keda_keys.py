@@ -15,6 +15,7 @@ import redis
 from dramatiq.brokers.redis import RedisBroker
 
 from job_importer.contract import IMPORT_ACTOR
+from job_importer.keys import Keys
 from job_importer.settings import Settings
 from tests.deploy.chart import FULLNAME, find, render
 
@@ -48,11 +49,16 @@ def test_triggers_count_ready_in_flight_and_delayed_messages_but_not_dead_ones(
     )
     keys = {trigger["name"]: trigger["metadata"]["listName"] for trigger in scaled["spec"]["triggers"]}
     assert scaled["spec"]["advanced"]["scalingModifiers"]["formula"] == "queued + delayed"
+    named = Keys(settings.queue_namespace)  # the chart names the keys job_importer/keys.py documents
+    assert keys == {
+        "queued": named.messages(settings.import_queue),
+        "delayed": named.delayed_messages(settings.import_queue),
+    }
 
     def work() -> dict[str, int]:
         return {name: keda_reading(redis_client, key) for name, key in keys.items()}
 
-    ready_list = f"{settings.queue_namespace}:{settings.import_queue}"
+    ready_list = named.ready(settings.import_queue)
     delayed_list = f"{ready_list}.DQ"
     assert work() == {"queued": 0, "delayed": 0}
 
@@ -80,6 +86,6 @@ def test_triggers_count_ready_in_flight_and_delayed_messages_but_not_dead_ones(
     consumer.ack(taken[0])
     consumer.nack(taken[1])
     assert work() == {"queued": 3, "delayed": 3}
-    assert redis_client.zcard(f"{ready_list}.XQ") == 1
+    assert redis_client.zcard(named.dead(settings.import_queue)) == 1
     consumer.close()
     delayed_consumer.close()
