@@ -339,7 +339,9 @@ def measure(
     results: dict[str, Any] = {"importers": {}}
     with stack(mongodb_url) as bench_stack:
         results["store"] = (
-            "external MongoDB" if bench_stack.store_pid is None else "mongoeco stand-in (devstack.embedded_mongo)"
+            "external MongoDB"
+            if bench_stack.store_pid is None
+            else "mongoeco stand-in (devstack.embedded_mongo)"
         )
         for count in importer_counts:
             with Bench(bench_stack, count, threads, batch_size) as bench:

@@ -76,7 +76,7 @@ def reconcile_dead_letters(settings: Settings, store: Store, broker: RedisBroker
             except Exception:  # one bad message must not stop the accounting of the others
                 log.exception("could not account for dead message %s; will try again", message_id)
                 continue
-            broker.client.sadd(letters.keys.dead_accounted(), message_id)
+            letters.mark_accounted(message_id)
             done += 1
     return done
 

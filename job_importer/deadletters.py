@@ -249,6 +249,9 @@ class DeadLetters:
         seen = cast(builtins.list[int], self.client.smismember(self.keys.dead_accounted(), ids))
         return [message_id for message_id, is_accounted in zip(ids, seen, strict=True) if not is_accounted]
 
+    def mark_accounted(self, message_id: str) -> None:
+        self.client.sadd(self.keys.dead_accounted(), message_id)
+
     def _forget(self, message_id: str) -> None:
         with self.client.pipeline(transaction=True) as pipe:
             pipe.zrem(self._dead, message_id)

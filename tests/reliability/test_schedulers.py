@@ -17,7 +17,7 @@ import pytest
 from devstack.feedserver import FeedServer
 from job_importer.db import get_store
 from job_importer.settings import FeedConfig
-from services.fetcher import scheduler
+from services.scheduler import slots
 from tests.conftest import Workers, wait_for, wait_for_runs
 from tests.reliability.faults import CuttableLink
 from tests.reliability.harness import (
@@ -77,7 +77,9 @@ def test_two_schedulers_fetch_each_feed_once_per_slot(
     for feed, url in enumerate(config.url for config in catalog.configs(feed_server.url("/"))):
         mine = [run["_id"] for run in runs if run["feed_url"] == url]
         checks += [RunCheck(run_id, feed, n, n - 1 if n else None) for n, run_id in enumerate(mine)]
-    slots = len({key for key in redis_client.scan_iter(match=f"{config.queue_namespace}:__schedule__:*")})
+    claimed_slots = len(
+        {key for key in redis_client.scan_iter(match=f"{config.queue_namespace}:__schedule__:*")}
+    )
     per_feed = [sum(1 for check in checks if check.feed == feed) for feed in range(catalog.feeds)]
     outcome = check_final_state(
         config,
@@ -95,7 +97,7 @@ def test_two_schedulers_fetch_each_feed_once_per_slot(
         recovered_from=None,
         finished=finished,
         runs_per_feed=per_feed,
-        slot_claims=slots,
+        slot_claims=claimed_slots,
         fetches_per_feed=[feed_server.hits[catalog.path(feed)] for feed in range(catalog.feeds)],
     )
     record(figures)
@@ -103,7 +105,7 @@ def test_two_schedulers_fetch_each_feed_once_per_slot(
     assert codes == [0, 0]
     # One run, and one download, per feed per slot: as many as the slots claimed.
     assert per_feed == [per_feed[0]] * catalog.feeds and per_feed[0] >= SLOTS
-    assert slots == per_feed[0] * catalog.feeds
+    assert claimed_slots == per_feed[0] * catalog.feeds
     assert [feed_server.hits[catalog.path(feed)] for feed in range(catalog.feeds)] == per_feed
 
 
@@ -112,7 +114,7 @@ def start_failing_scheduler(
 ) -> threading.Thread:
     """Run a scheduler in a thread and wait until it has failed ``failures`` times to start its slot."""
     thread = threading.Thread(
-        target=scheduler.run_scheduler,
+        target=slots.run_scheduler,
         args=(settings, get_store(settings), broker),
         kwargs={"once": once, "stop": stop},
         daemon=True,
@@ -144,12 +146,12 @@ def test_a_scheduler_that_finds_mongodb_away_at_a_slot_starts_it_once_mongodb_is
     # The scheduler (hourly, in this process) reaches MongoDB through the link; the workers do not.
     config = settings.model_copy(update={"feeds_file": write_feeds_file(tmp_path, feeds)})
     cut_off = worker_settings_through(mongo_link, config)
-    monkeypatch.setattr(scheduler, "SLOT_RETRY_S", 0.5)
+    monkeypatch.setattr(slots, "SLOT_RETRY_S", 0.5)
     workers.start_both()
     started = time.monotonic()
     mongo_link.cut()
     stop = threading.Event()
-    with caplog.at_level(logging.WARNING, logger=scheduler.__name__):
+    with caplog.at_level(logging.WARNING, logger=slots.__name__):
         thread = start_failing_scheduler(cut_off, broker, stop, caplog, failures=2, once=True)
         claims = len(list(redis_client.scan_iter(match=f"{config.queue_namespace}:__schedule__:*")))
         mongo_link.restore()
@@ -190,7 +192,7 @@ def test_a_scheduler_stopped_while_mongodb_is_away_gives_its_claims_back(
     mongo_link.cut()
     stop = threading.Event()
     claims = f"{settings.queue_namespace}:__schedule__:*"
-    with caplog.at_level(logging.WARNING, logger=scheduler.__name__):
+    with caplog.at_level(logging.WARNING, logger=slots.__name__):
         thread = start_failing_scheduler(cut_off, broker, stop, caplog, failures=1, once=False)
         assert len(list(redis_client.scan_iter(match=claims))) == len(feeds)
         stop.set()  # what SIGTERM does in `job-importer schedule`
