@@ -104,7 +104,12 @@ def fetch(
     if downloaded.not_modified:
         return FetchOutcome(result="not_modified", http_status=304)
     try:
-        parsed = parse_feed(downloaded.body, fast=ctx.settings.fast_parse)
+        parsed = parse_feed(
+            downloaded.body,
+            fast=ctx.settings.fast_parse,
+            content_type=downloaded.content_type,
+            base_url=downloaded.final_url,
+        )
     except FeedParseError as exc:
         return FetchOutcome(
             result="parse_error", http_status=downloaded.status, error=f"unreadable feed: {exc}"
