@@ -5,6 +5,10 @@ feedparser is the format-robust path (RSS 0.9x/1.0/2.0, Atom, broken XML); the f
 faster. :func:`parse_feed` chooses. Every parser yields :mod:`.entries` values; normalisation
 works on those only.
 
+An entry's ``guid`` is its own permanent identity, which normalisation uses first: RSS's
+``<guid>``, and for Atom its ``atom:id`` (RFC 4287 §4.2.6), set by :func:`with_atom_identity`
+whichever path read the feed (so entries sharing a link stay distinct).
+
 Both paths are given what the HTTP response said: the charset of its ``Content-Type`` (which
 wins over the XML declaration, RFC 7303) and its final URL, after redirects, against which
 relative links resolve (and ``xml:base`` on top of it, which feedparser handles).
@@ -13,6 +17,7 @@ relative links resolve (and ``xml:base`` on top of it, which feedparser handles)
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 import feedparser
@@ -50,8 +55,21 @@ def parse_feed(body: bytes, *, fast: bool = True, content_type: str = "", base_u
             log.exception("the fast parse path failed; parsing with feedparser instead")
             parsed = None
         if parsed is not None:
-            return parsed
-    return parse_with_feedparser(body, content_type=content_type, base_url=base_url)
+            return with_atom_identity(parsed)
+    return with_atom_identity(parse_with_feedparser(body, content_type=content_type, base_url=base_url))
+
+
+def with_atom_identity(parsed: ParsedFeed) -> ParsedFeed:
+    """For Atom, the entry's ``atom:id`` is its guid; RSS keeps guid, then link, then id."""
+    if not is_atom(parsed.format):
+        return parsed
+    entries = [replace(entry, guid=entry.id) if entry.id else entry for entry in parsed.entries]
+    return replace(parsed, entries=entries)
+
+
+def is_atom(format_name: str) -> bool:
+    """feedparser's versions "atom03", "atom10", "atom" (the fast path's "atom10")."""
+    return format_name.startswith("atom")
 
 
 def parse_with_feedparser(body: bytes, *, content_type: str = "", base_url: str = "") -> ParsedFeed:

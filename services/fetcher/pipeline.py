@@ -20,8 +20,9 @@ from services.fetcher.chunks import Chunker, ItemTooLarge
 from services.fetcher.download import FetchError, Validators, download
 from services.fetcher.entries import FeedParseError
 from services.fetcher.feed_state import load_validators, save_validators
+from services.fetcher.legacy_ids import adopt_legacy_ids
 from services.fetcher.normalize import normalize
-from services.fetcher.parse import parse_feed
+from services.fetcher.parse import is_atom, parse_feed
 
 
 class RetryLater(Exception):
@@ -115,6 +116,8 @@ def fetch(
             result="parse_error", http_status=downloaded.status, error=f"unreadable feed: {exc}"
         )
     normalized = normalize(parsed.entries, feed)
+    if is_atom(parsed.format):
+        adopt_legacy_ids(ctx.store, normalized.items)  # before the importer sees the new ids
     failures = list(normalized.failures)
     sent = _send_chunks(ctx, run_id, attempt, feed, normalized.items, failures)
     return FetchOutcome(
