@@ -121,6 +121,18 @@ class Job(JobSummary):
     description: str | None = Field(None, description="As found in the feed (often HTML): render as text.")
     content: str | None = None
     image_url: str | None = None
+    country: str | None = None
+    region: str | None = None
+    city: str | None = None
+    postal_code: str | None = None
+    remote: str | None = Field(None, description="remote, hybrid or onsite, when the source says.")
+    salary: str | None = Field(None, description="The salary as the source writes it.")
+    salary_min: float | None = None
+    salary_max: float | None = None
+    salary_currency: str | None = None
+    salary_period: str | None = Field(None, description="hour, day, week, month or year.")
+    apply_url: str | None = None
+    expires_at: datetime | None = None
     extra: dict[str, str] = Field(default_factory=dict)
     feed_url: str | None = None
     created_at: datetime | None = None
