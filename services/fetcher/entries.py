@@ -46,6 +46,7 @@ class RawEntry:
     salary_period: str = ""
     apply_url: str = ""
     expires: datetime | None = None
+    problem: str = ""  # why the adapter could not read this item: it becomes a failed item
 
 
 @dataclass

@@ -42,6 +42,8 @@ _PERIODS: dict[str, SalaryPeriod] = {
 }  # fmt: skip
 _AMOUNT = re.compile(r"\d[\d,. ]*\d|\d")
 _CURRENCY = re.compile(r"^[A-Za-z]{3}$")
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}")
+_DOTTED_DATE = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$")  # Jooble: 27.11.2026
 
 
 def workplace(value: object) -> Workplace | None:
@@ -110,9 +112,18 @@ def date(value: object) -> datetime | None:
     if not isinstance(value, str) or not value.strip():
         return None
     text = value.strip()
+    dotted = _DOTTED_DATE.match(text)
+    if dotted:
+        day, month, year = (int(part) for part in dotted.groups())
+        try:
+            return datetime(year, month, day, tzinfo=UTC)
+        except ValueError:
+            return None
     try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(text.removesuffix(" UTC").replace("Z", "+00:00"))
     except ValueError:
+        if _ISO_DAY.match(text):
+            return None  # an impossible ISO date (2024-13-45): feedparser would roll it over
         found = _parse_date(text)
         if not isinstance(found, time.struct_time):
             return None

@@ -73,6 +73,8 @@ def normalize(entries: Iterable[RawEntry], feed: FeedConfig) -> Normalized:
 
 
 def normalize_entry(entry: RawEntry, feed: FeedConfig, position: int) -> JobItem | ItemFailure:
+    if entry.problem:
+        return _failure(entry, position, entry.problem)
     guid = clean(entry.guid) or clean(entry.link) or clean(entry.id)
     if not guid:
         return _failure(entry, position, "entry has no guid, link or id to identify it")
