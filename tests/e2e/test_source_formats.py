@@ -4,6 +4,7 @@ the RSS/Atom fixes (header charset, redirects and relative links, Atom ids over 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -148,9 +149,7 @@ def test_an_atom_feed_imported_under_the_old_ids_is_moved_not_doubled(
     with FeedServer({"/atom.xml": data}) as server:
         feed = FeedConfig(url=server.url("/atom.xml"), source="atom")
         # What an earlier version stored: the same entries, identified by their links.
-        old_rule = [
-            entry.__class__(**{**entry.__dict__, "guid": ""}) for entry in parse_with_feedparser(data).entries
-        ]
+        old_rule = [replace(entry, guid="") for entry in parse_with_feedparser(data).entries]
         legacy = normalize(old_rule, feed).items
         write_items(store, "run-before-upgrade", feed.url, now() - timedelta(days=1), legacy)
         assert {doc["_id"] for doc in store.jobs.find()} == {item.id for item in legacy}
