@@ -137,6 +137,7 @@ class _Document:
         self.body = body
         self.charset = charset
         self.base_url = base_url
+        self.resolve = _Resolver(base_url)
         self.names: dict[str, str] = {}
         self.handlers: dict[str, Handler] = {}  # by lxml tag, filled as tags are met
         self.prefixes: dict[str | None, str] = {}  # feedparser's namespacemap: document prefix -> its own
@@ -316,7 +317,7 @@ class _EntryReader:
         """pop(): strip, resolve URI-valued elements, undo mojibake, map cp1252 controls."""
         output = text.strip()
         if name in _CAN_BE_RELATIVE and (name != "id" or self.guidislink):
-            output = _resolve(output, self.document.base_url)
+            output = self.document.resolve(output)
         if not output.isascii():
             with suppress(UnicodeEncodeError, UnicodeDecodeError):  # not double-encoded after all
                 output = output.encode("iso-8859-1").decode("utf-8")
@@ -391,7 +392,7 @@ class _EntryReader:
             attrs.setdefault("type", "application/atom+xml" if attrs["rel"] == "self" else "text/html")
             attrs = _FeedParserMixin._enforce_href(attrs)
             if "href" in attrs:
-                href = _resolve(attrs["href"], self.document.base_url)
+                href = self.document.resolve(attrs["href"])
                 if attrs["rel"] == "alternate" and _map_content_type(attrs["type"]) in _HTML_TYPES:
                     self.data["link"] = href
                 return
@@ -616,12 +617,41 @@ _HANDLERS: dict[str, Handler] = {
 }
 
 
-def _resolve(uri: str, base: str) -> str:
-    """feedparser's resolve_uri: against the base URI; without one only extra slashes after
-    "scheme://" go."""
-    if base:
+#: Absolute http(s) URIs that urljoin returns unchanged whatever the base: a plain ASCII host,
+#: no whitespace or controls, no ";" params, no empty "?" or "#" (which urlunparse would drop).
+_UNCHANGED_BY_URLJOIN = re.compile(
+    r"https?://[\w.\-:@!$&'()*+,=%~]+(?:/[^\s\x00-\x1f\x7f;?#]*)?(?:\?[^\s\x00-\x1f\x7f;#]+)?(?:#[^\s\x00-\x1f\x7f;]+)?",
+    re.ASCII,
+)
+
+
+#: A relative reference of one plain path segment ("1000", "job-7"): joined by replacing the last
+#: segment of the base's path, the same for every such segment.
+_PLAIN_SEGMENT = re.compile(r"[A-Za-z0-9_\-~%]+")
+
+
+class _Resolver:
+    """feedparser's resolve_uri against one base URI (without one, only extra slashes after
+    "scheme://" go), with urljoin skipped where its answer is known: an absolute link it would
+    not change, or a plain segment appended to the base's directory (both checked against
+    urljoin by tests/fetcher/test_fastparse.py)."""
+
+    __slots__ = ("base", "directory")
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        joined = _urljoin(base, "x") if base else ""
+        self.directory = joined[:-1] if joined.endswith("x") else None
+
+    def __call__(self, uri: str) -> str:
+        base = self.base
+        if not base:
+            return _urljoin("", uri) if ":///" in uri else uri
+        if _UNCHANGED_BY_URLJOIN.fullmatch(uri):
+            return uri
+        if self.directory is not None and _PLAIN_SEGMENT.fullmatch(uri):
+            return self.directory + uri
         return _urljoin(base, uri)
-    return _urljoin("", uri) if ":///" in uri else uri
 
 
 @cache
