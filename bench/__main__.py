@@ -86,6 +86,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if not args.skip_parse:
         jobs = feeds.jobs(args.items, args.description_bytes, start=1000, seed=7)
         report["parse"] = parse_stage.measure(feeds.feed(jobs), len(jobs), args.parse_runs)
+        report["formats"] = parse_stage.measure_formats(jobs, args.parse_runs)
     if not args.skip_e2e:
         report["e2e"] = e2e.measure(
             mongodb_url=args.mongodb_url,

@@ -9,8 +9,12 @@ from typing import Any
 import feedparser
 from lxml import etree
 
+from bench.feeds import feed as feed_bytes
 from bench.stats import summary
+from devstack.samplefeeds import jobxml_feed, json_feed, lever_json
+from job_importer.settings import FeedConfig
 from services.fetcher.fastparse import _parser, parse_fast
+from services.fetcher.formats import Document, read_document
 from services.fetcher.parse import parse_with_feedparser
 
 
@@ -39,3 +43,44 @@ def measure(body: bytes, items: int, runs: int) -> dict[str, Any]:
             rates.append(items / max(time.process_time() - started, 1e-9))
         results["parsers"][name] = {"items_per_cpu_s": summary(rates)}
     return results
+
+
+def format_documents(jobs: list[Any]) -> dict[str, tuple[FeedConfig, Document]]:
+    """The same listings in each source format, as the pipeline hands them to the adapters."""
+    url = "https://bench.example/feed"
+    return {
+        "rss (fast path, with the response's URL and charset)": (
+            FeedConfig(url=url, format="rss"),
+            Document(feed_bytes(jobs), "application/rss+xml; charset=utf-8", url),
+        ),
+        "jobxml": (FeedConfig(url=url, format="jobxml"), Document(jobxml_feed(jobs), "text/xml", url)),
+        "jsonfeed": (
+            FeedConfig(url=url, format="jsonfeed"),
+            Document(json_feed(jobs), "application/feed+json", url),
+        ),
+        "lever": (FeedConfig(url=url, format="lever"), Document(lever_json(jobs), "application/json", url)),
+    }
+
+
+def measure_formats(jobs: list[Any], runs: int) -> dict[str, Any]:
+    """Items per CPU-second (one core) of each format's adapter, reading the same listings."""
+    results: dict[str, Any] = {"items": len(jobs), "formats": {}}
+    for name, (config, document) in format_documents(jobs).items():
+
+        def read(config: FeedConfig = config, document: Document = document) -> int:
+            parsed = read_document(document, config, fast=True, fetch_page=_no_pages)
+            return len(parsed.entries)
+
+        if read() != len(jobs):
+            raise RuntimeError(f"{name}: the adapter did not read every listing")
+        rates = []
+        for _ in range(runs):
+            started = time.process_time()
+            read()
+            rates.append(len(jobs) / max(time.process_time() - started, 1e-9))
+        results["formats"][name] = {"feed_bytes": len(document.body), "items_per_cpu_s": summary(rates)}
+    return results
+
+
+def _no_pages(url: str) -> Document:
+    raise RuntimeError(f"no further pages in the benchmark: {url}")

@@ -31,6 +31,17 @@ def table(report: dict[str, Any]) -> str:
         for name, result in parse["parsers"].items():
             lines.append(f"| {name} | {_spread(result['items_per_cpu_s'], ',.0f')} |")
         lines.append("")
+    formats = report.get("formats")
+    if formats:
+        lines += _head(
+            f"## Source formats: the same {formats['items']:,} listings in each format, read by its adapter; items per CPU-second (one core), median (min-max) of {report['config']['parse_runs']} runs",
+            ["format", "MiB", "items/s per core"],
+        )
+        for name, result in formats["formats"].items():
+            lines.append(
+                f"| {name} | {result['feed_bytes'] / MIB:.1f} | {_spread(result['items_per_cpu_s'], ',.0f')} |"
+            )
+        lines.append("")
     e2e = report.get("e2e")
     if e2e:
         config = report["config"]

@@ -60,6 +60,8 @@ def print_summary(summary: dict[str, Any]) -> None:
         status = run["status"] + (" (not modified)" if run.get("not_modified") else "")
         if run.get("error"):
             status += f": {run['error']}"
+        if run.get("warning"):
+            status += f" (warning: {run['warning']})"
         table.add_row(run["feed"], status, *(str(run[name]) for name in columns[2:]))
     totals = summary["totals"]
     table.add_row("[bold]total[/bold]", "", *(f"[bold]{totals[name]}[/bold]" for name in columns[2:]))

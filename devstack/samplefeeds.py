@@ -5,6 +5,7 @@ Used to build the bundled demo feeds, by the tests and by the benchmarks.
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -160,3 +161,68 @@ def atom_feed(jobs: list[SampleJob], *, host: str = "atomjobs.example") -> bytes
         + "\n".join(entries)
         + "</feed>\n"
     ).encode()
+
+
+def jobxml_feed(jobs: list[SampleJob], *, host: str = "jobxml.example") -> bytes:
+    """An Indeed-shaped job-board XML feed (``<source>`` of ``<job>``) of the same listings."""
+    items = []
+    for job in jobs:
+        reference = job.guid if job.guid is not None else f"JX-{job.number}"
+        parts = [
+            "<job>",
+            f"<title>{_cdata(job.title)}</title>" if job.title else "",
+            f"<date>{_cdata(format_datetime(job.published))}</date>",
+            f"<referencenumber>{_cdata(reference)}</referencenumber>" if reference else "",
+            f"<url>{_cdata(f'https://{host}/jobs/{job.number}')}</url>" if job.link != "" else "",
+            f"<company>{_cdata(job.company)}</company>",
+            f"<city>{_cdata(job.location)}</city><state>{_cdata('CA')}</state><country>{_cdata('US')}</country>",
+            f"<postalcode>{_cdata(str(90000 + job.number % 1000))}</postalcode>",
+            f"<description>{_cdata(job.description)}</description>",
+            f"<salary>{_cdata(f'${50 + job.number % 100}k per year')}</salary>",
+            f"<jobtype>{_cdata(job.job_type)}</jobtype><category>{_cdata(job.category)}</category>",
+            "</job>",
+        ]
+        items.append("".join(part for part in parts if part))
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n<source><publisher>Sample board</publisher>'
+        f"<publisherurl>https://{host}</publisherurl>\n" + "\n".join(items) + "\n</source>\n"
+    ).encode()
+
+
+def json_feed(jobs: list[SampleJob], *, host: str = "jsonfeed.example") -> bytes:
+    """A JSON Feed 1.1 of the same listings."""
+    items = [
+        {
+            "id": job.guid if job.guid is not None else f"job-{job.number}",
+            "url": f"https://{host}/jobs/{job.number}",
+            "title": job.title,
+            "content_html": job.description,
+            "date_published": job.published.isoformat(),
+            "authors": [{"name": job.company}],
+            "tags": [job.category],
+        }
+        for job in jobs
+    ]
+    feed = {"version": "https://jsonfeed.org/version/1.1", "title": "Sample jobs", "items": items}
+    return json.dumps(feed).encode()
+
+
+def lever_json(jobs: list[SampleJob], *, site: str = "sample") -> bytes:
+    """Lever's postings API answer (``?mode=json``) for the same listings."""
+    postings = [
+        {
+            "id": job.guid if job.guid is not None else f"00000000-0000-4000-8000-{job.number:012d}",
+            "text": job.title,
+            "hostedUrl": f"https://jobs.lever.co/{site}/{job.number}",
+            "applyUrl": f"https://jobs.lever.co/{site}/{job.number}/apply",
+            "createdAt": int(job.published.timestamp() * 1000),
+            "categories": {"commitment": job.job_type, "department": job.category, "location": job.location},
+            "description": job.description,
+            "descriptionPlain": job.title,
+            "lists": [],
+            "workplaceType": "remote",
+            "salaryRange": {"currency": "USD", "interval": "per-year-salary", "min": 50000, "max": 90000},
+        }
+        for job in jobs
+    ]
+    return json.dumps(postings).encode()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 import dramatiq
 import msgspec
@@ -45,6 +45,9 @@ ExtraKey = Annotated[
     str, StringConstraints(max_length=MAX_EXTRA_KEY_CHARS, pattern=f"^[{EXTRA_KEY_CHARS}]+$")
 ]
 ExtraValue = Annotated[str, StringConstraints(max_length=MAX_EXTRA_VALUE_CHARS)]
+URLText = Annotated[str, StringConstraints(max_length=MAX_ID_CHARS)]
+Workplace = Literal["remote", "hybrid", "onsite"]
+SalaryPeriod = Literal["hour", "day", "week", "month", "year"]
 
 
 class JobHeadline(BaseModel):
@@ -72,6 +75,20 @@ class JobItem(JobHeadline):
     )
     content: LongText | None = None
     image_url: Annotated[str, StringConstraints(max_length=MAX_ID_CHARS)] | None = None
+    # Structured fields of job-board and ATS formats (docs/formats.md); None when the source
+    # doesn't say. ``job_type`` above is the employment type.
+    country: ShortText | None = None  # as given: an ISO 3166 code or a name
+    region: ShortText | None = None  # state, province, county
+    city: ShortText | None = None
+    postal_code: ShortText | None = None
+    remote: Workplace | None = Field(None, description="remote, hybrid or onsite, when the source says.")
+    salary: ShortText | None = Field(None, description="The salary as the source writes it.")
+    salary_min: float | None = Field(None, ge=0)
+    salary_max: float | None = Field(None, ge=0)
+    salary_currency: Annotated[str, StringConstraints(min_length=3, max_length=3)] | None = None
+    salary_period: SalaryPeriod | None = Field(None, description="hour, day, week, month or year.")
+    apply_url: URLText | None = None
+    expires_at: datetime | None = None
     extra: dict[ExtraKey, ExtraValue] = Field(default_factory=dict, max_length=MAX_EXTRA_KEYS)
     content_hash: Annotated[str, StringConstraints(min_length=8, max_length=64)]
 
@@ -124,6 +141,24 @@ HASHED_FIELDS = (
 )
 
 
+#: Fields added later: hashed only when set, so a listing stored before they existed (and still
+#: without them) keeps its hash and is not counted as updated after an upgrade.
+HASHED_IF_SET = (
+    "country",
+    "region",
+    "city",
+    "postal_code",
+    "remote",
+    "salary",
+    "salary_min",
+    "salary_max",
+    "salary_currency",
+    "salary_period",
+    "apply_url",
+    "expires_at",
+)
+
+
 def job_id(source: str, guid: str) -> str:
     """The deterministic document id of an item: the same listing always lands on one document."""
     return f"{source}#{guid}"
@@ -137,6 +172,10 @@ def content_hash(fields: dict[str, Any]) -> str:
         if isinstance(value, datetime):
             value = value.isoformat()
         parts.append(f"{name}\x00{'' if value is None else value}\x01")
+    for name in HASHED_IF_SET:
+        value = fields.get(name)
+        if value is not None:
+            parts.append(f"{name}\x00{value.isoformat() if isinstance(value, datetime) else value}\x01")
     extra = fields.get("extra") or {}
     parts.extend(f"extra.{key}\x00{extra[key]}\x01" for key in sorted(extra))
     return hashlib.blake2b("".join(parts).encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()

@@ -379,6 +379,7 @@ def summarize(runs: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
             "http_status": run.get("http_status"),
             "not_modified": run.get("not_modified", False),
             "error": run.get("error"),
+            "warning": run.get("warning"),  # a malformed feed parsed anyway, say
             "duration_ms": run.get("duration_ms"),
             **{name: run.get(name, 0) for name in RUN_SUMMARY_FIELDS[2:]},
         }

@@ -10,7 +10,7 @@ import tomllib
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
@@ -20,12 +20,31 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_MONGODB_URL = "mongodb://127.0.0.1:27017/?directConnection=true"
 
 
+#: How a feed's documents are read (docs/formats.md). "auto" decides from the host, the
+#: Content-Type and the document's first bytes; "xml"/"json" read anything with ``items`` + ``fields``.
+SourceFormat = Literal[
+    "auto", "rss", "jobxml", "jsonfeed", "greenhouse", "lever", "ashby", "smartrecruiters",
+    "recruitee", "workable", "xml", "json",
+]  # fmt: skip
+#: The job fields a per-feed mapping may fill (docs/formats.md#mapping).
+MappedField = Literal[
+    "guid", "link", "title", "description", "content", "published", "company", "location", "job_type",
+    "category", "image_url", "country", "region", "city", "postal_code", "remote", "salary",
+    "salary_min", "salary_max", "salary_currency", "salary_period", "apply_url", "expires",
+]  # fmt: skip
+
+
 class FeedConfig(BaseModel):
     """One configured feed."""
 
     url: str
     source: str = ""
     category: str | None = None
+    format: SourceFormat = "auto"
+    # The item list (an element path such as "jobs/job", or a JSON pointer such as "/data/jobs")
+    # and job field -> element path / JSON pointer within an item; over the format's defaults.
+    items: str | None = None
+    fields: dict[MappedField, str] = Field(default_factory=dict)
 
     def model_post_init(self, _context: object) -> None:
         if not self.source:

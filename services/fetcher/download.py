@@ -31,6 +31,7 @@ class Downloaded:
     body: bytes  # empty when not modified
     validators: Validators
     final_url: str
+    content_type: str = ""  # the response's Content-Type header: its charset wins (RFC 7303)
 
     @property
     def not_modified(self) -> bool:
@@ -107,6 +108,7 @@ def download(
                 body=body,
                 validators=Validators(response.headers.get("ETag"), response.headers.get("Last-Modified")),
                 final_url=str(response.url),
+                content_type=response.headers.get("Content-Type", ""),
             )
     except BlockedURL as exc:  # from the request hook of runs started through the API
         raise FetchError(f"blocked: {exc}", kind="blocked", transient=False) from None

@@ -30,9 +30,23 @@ class RawEntry:
     image_url: str = ""
     company: str = ""
     location: str = ""
-    job_type: str = ""
+    job_type: str = ""  # the employment type
     categories: list[str] = field(default_factory=list)
     extra: dict[str, str] = field(default_factory=dict)
+    # Structured job fields (job-board XML, ATS APIs); the normaliser validates them.
+    country: str = ""
+    region: str = ""
+    city: str = ""
+    postal_code: str = ""
+    remote: str | bool | None = None  # a flag or a phrase ("Fully remote", "hybrid")
+    salary: str = ""
+    salary_min: object = None  # a number or its text
+    salary_max: object = None
+    salary_currency: str = ""
+    salary_period: str = ""
+    apply_url: str = ""
+    expires: datetime | None = None
+    problem: str = ""  # why the adapter could not read this item: it becomes a failed item
 
 
 @dataclass
@@ -46,6 +60,15 @@ class FeedParseError(Exception):
     """The bytes are not a feed we can read."""
 
 
+def first_text(entry: Mapping[str, Any], *keys: str) -> str:
+    """The first non-empty text among ``keys`` of a feedparser-shaped entry."""
+    for key in keys:
+        value = _text(entry.get(key))
+        if value:
+            return value
+    return ""
+
+
 # Entry keys that map onto RawEntry fields or carry nothing worth keeping in `extra`.
 _CONSUMED = frozenset(
     {
@@ -55,6 +78,8 @@ _CONSUMED = frozenset(
         "job_listing_job_type",
     }
 )  # fmt: skip
+# Read into fields but still kept in `extra` as before (author, location, region), so listings
+# stored by earlier versions keep their content hash.
 
 
 def raw_entry(entry: Mapping[str, Any]) -> RawEntry:
@@ -77,8 +102,9 @@ def raw_entry(entry: Mapping[str, Any]) -> RawEntry:
         content=_text(content[0].get("value")) if content else "",
         published=published,
         image_url=_text(media[0].get("url")) if media else "",
-        company=_text(get("job_listing_company")),
-        location=_text(get("job_listing_location")),
+        # Stack Overflow Jobs: <a10:author><a10:name>, <location>; We Work Remotely: <region>.
+        company=_text(get("job_listing_company")) or _author_name(get("author_detail")),
+        location=first_text(entry, "job_listing_location", "location", "region"),
         job_type=_text(get("job_listing_job_type")),
         categories=[_text(tag.get("term")) for tag in get("tags") or () if tag.get("term")],
         extra={
@@ -87,6 +113,10 @@ def raw_entry(entry: Mapping[str, Any]) -> RawEntry:
             if key not in _CONSUMED and isinstance(value, str) and not key.endswith("_detail")
         },
     )
+
+
+def _author_name(detail: object) -> str:
+    return _text(detail.get("name")) if isinstance(detail, Mapping) else ""
 
 
 def _text(value: object) -> str:

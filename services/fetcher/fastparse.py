@@ -8,7 +8,9 @@ use, so that :func:`parse_fast` returns exactly the entries ``parse_with_feedpar
 
 Exactness comes from refusing rather than guessing. Anything outside that part makes
 :func:`parse_fast` return None and the caller uses feedparser: another format, a DOCTYPE, an
-encoding other than UTF-8 (or ASCII), malformed XML, ``xml:base``, namespace declarations
+encoding other than UTF-8 (or ASCII), an XML declaration that disagrees with the charset of the
+HTTP header on non-ASCII text (RFC 7303: the header wins; feedparser is given the same header),
+malformed XML, ``xml:base``, namespace declarations
 below the root element, markup inside text elements (XHTML content), base64 or non-text
 content types, item attributes feedparser acts on, and any element for which feedparser has
 a special handler that is not mirrored here (iTunes, GeoRSS, Atom contributors, ...).
@@ -27,6 +29,7 @@ import time
 from collections.abc import Callable
 from contextlib import suppress
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 from feedparser.datetimes import _parse_date
@@ -116,10 +119,13 @@ def _parser() -> etree.XMLParser:
     return parser
 
 
-def parse_fast(body: bytes) -> ParsedFeed | None:
-    """The feed's entries exactly as feedparser would read them, or None when not sure."""
+def parse_fast(body: bytes, *, charset: str | None = None, base_url: str = "") -> ParsedFeed | None:
+    """The feed's entries exactly as feedparser would read them, or None when not sure.
+
+    ``charset`` is the one the HTTP header names (it wins over the XML declaration); relative
+    links resolve against ``base_url``, the response's final URL."""
     try:
-        return _Document(body).parse()
+        return _Document(body, charset, base_url).parse()
     except _Unsure:
         return None
 
@@ -127,15 +133,18 @@ def parse_fast(body: bytes) -> ParsedFeed | None:
 class _Document:
     """One document: its namespace bookkeeping as feedparser keeps it, and the walk over it."""
 
-    def __init__(self, body: bytes) -> None:
+    def __init__(self, body: bytes, charset: str | None = None, base_url: str = "") -> None:
         self.body = body
+        self.charset = charset
+        self.base_url = base_url
+        self.resolve = _Resolver(base_url)
         self.names: dict[str, str] = {}
         self.handlers: dict[str, Handler] = {}  # by lxml tag, filled as tags are met
         self.prefixes: dict[str | None, str] = {}  # feedparser's namespacemap: document prefix -> its own
         self.in_use: dict[str, str] = {}  # feedparser's namespaces_in_use: prefix -> URI
 
     def parse(self) -> ParsedFeed:
-        text = _check_prolog(self.body)
+        text = _check_prolog(self.body, self.charset)
         try:
             root = etree.fromstring(text, _parser())
         except (etree.XMLSyntaxError, ValueError):
@@ -308,7 +317,7 @@ class _EntryReader:
         """pop(): strip, resolve URI-valued elements, undo mojibake, map cp1252 controls."""
         output = text.strip()
         if name in _CAN_BE_RELATIVE and (name != "id" or self.guidislink):
-            output = _resolve(output)
+            output = self.document.resolve(output)
         if not output.isascii():
             with suppress(UnicodeEncodeError, UnicodeDecodeError):  # not double-encoded after all
                 output = output.encode("iso-8859-1").decode("utf-8")
@@ -383,7 +392,7 @@ class _EntryReader:
             attrs.setdefault("type", "application/atom+xml" if attrs["rel"] == "self" else "text/html")
             attrs = _FeedParserMixin._enforce_href(attrs)
             if "href" in attrs:
-                href = _resolve(attrs["href"])
+                href = self.document.resolve(attrs["href"])
                 if attrs["rel"] == "alternate" and _map_content_type(attrs["type"]) in _HTML_TYPES:
                     self.data["link"] = href
                 return
@@ -608,19 +617,69 @@ _HANDLERS: dict[str, Handler] = {
 }
 
 
-def _resolve(uri: str) -> str:
-    """feedparser's resolve_uri without a base URI: only extra slashes after "scheme://" go."""
-    return _urljoin("", uri) if ":///" in uri else uri
+#: Absolute http(s) URIs that urljoin returns unchanged whatever the base: a plain ASCII host,
+#: no whitespace or controls, no ";" params, no empty "?" or "#" (which urlunparse would drop).
+_UNCHANGED_BY_URLJOIN = re.compile(
+    r"https?://[\w.\-:@!$&'()*+,=%~]+(?:/[^\s\x00-\x1f\x7f;?#]*)?(?:\?[^\s\x00-\x1f\x7f;#]+)?(?:#[^\s\x00-\x1f\x7f;]+)?",
+    re.ASCII,
+)
 
 
-def _check_prolog(body: bytes) -> bytes:
-    """What feedparser would decode as UTF-8 without complaint (no HTTP headers given), as XML
-    1.0 without a DOCTYPE (feedparser rewrites both). Returns the body without its BOM."""
+#: A relative reference of one plain path segment ("1000", "job-7"): joined by replacing the last
+#: segment of the base's path, the same for every such segment.
+_PLAIN_SEGMENT = re.compile(r"[A-Za-z0-9_\-~%]+")
+
+
+class _Resolver:
+    """feedparser's resolve_uri against one base URI (without one, only extra slashes after
+    "scheme://" go), with urljoin skipped where its answer is known: an absolute link it would
+    not change, or a plain segment appended to the base's directory (both checked against
+    urljoin by tests/fetcher/test_fastparse.py)."""
+
+    __slots__ = ("base", "directory")
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        joined = _urljoin(base, "x") if base else ""
+        self.directory = joined[:-1] if joined.endswith("x") else None
+
+    def __call__(self, uri: str) -> str:
+        base = self.base
+        if not base:
+            return _urljoin("", uri) if ":///" in uri else uri
+        if _UNCHANGED_BY_URLJOIN.fullmatch(uri):
+            return uri
+        if self.directory is not None and _PLAIN_SEGMENT.fullmatch(uri):
+            return self.directory + uri
+        return _urljoin(base, uri)
+
+
+@cache
+def _reads_ascii_as_ascii(charset: str) -> bool:
+    """Whether ASCII bytes decode to the same text in this charset (UTF-8, Latin-1, cp1251...)."""
+    ascii_bytes = bytes(range(128))
+    try:
+        return ascii_bytes.decode(charset) == ascii_bytes.decode("ascii")
+    except (LookupError, UnicodeDecodeError):
+        return False
+
+
+def _check_prolog(body: bytes, charset: str | None = None) -> bytes:
+    """What feedparser would decode as UTF-8 without complaint (given the HTTP header's
+    ``charset``, if any), as XML 1.0 without a DOCTYPE (feedparser rewrites both). Returns the
+    body without its BOM."""
     if body.startswith(_OTHER_ENCODING_MARKERS):
         raise _Unsure
-    text = body[3:] if body.startswith(codecs.BOM_UTF8) else body
+    bom = body.startswith(codecs.BOM_UTF8)
+    text = body[3:] if bom else body
     match = RE_XML_PI_ENCODING.match(text)
     declared = match.group(1).decode("utf-8", "replace").lower() if match else ""
+    if charset is not None:
+        if text.isascii() and not bom:
+            if not (_reads_ascii_as_ascii(charset) and (declared in _UTF8 or declared in _ASCII_ENCODINGS)):
+                raise _Unsure
+        elif charset != "utf-8" or declared not in _UTF8:
+            raise _Unsure  # libxml2 would follow the declaration, or the text is not UTF-8
     if declared in _UTF8:
         try:
             text.decode("utf-8")

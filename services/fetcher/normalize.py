@@ -21,6 +21,7 @@ from job_importer.contract import (
 )
 from job_importer.failed_items import ItemFailure
 from job_importer.settings import FeedConfig
+from services.fetcher import jobfields
 from services.fetcher.entries import RawEntry
 
 # C0 controls except tab/newline/carriage return, DEL, C1 controls, lone surrogates, non-characters.
@@ -73,6 +74,8 @@ def normalize(entries: Iterable[RawEntry], feed: FeedConfig) -> Normalized:
 
 
 def normalize_entry(entry: RawEntry, feed: FeedConfig, position: int) -> JobItem | ItemFailure:
+    if entry.problem:
+        return _failure(entry, position, entry.problem)
     guid = clean(entry.guid) or clean(entry.link) or clean(entry.id)
     if not guid:
         return _failure(entry, position, "entry has no guid, link or id to identify it")
@@ -87,6 +90,18 @@ def normalize_entry(entry: RawEntry, feed: FeedConfig, position: int) -> JobItem
         "content": clean(entry.content) or None,
         "image_url": clean(entry.image_url) or None,
         "published_at": entry.published,
+        "country": clean(entry.country) or None,
+        "region": clean(entry.region) or None,
+        "city": clean(entry.city) or None,
+        "postal_code": clean(entry.postal_code) or None,
+        "remote": jobfields.workplace(entry.remote),
+        "salary": clean(entry.salary) or None,
+        "salary_min": jobfields.amount(entry.salary_min),
+        "salary_max": jobfields.amount(entry.salary_max),
+        "salary_currency": jobfields.currency(entry.salary_currency),
+        "salary_period": jobfields.salary_period(entry.salary_period),
+        "apply_url": clean(entry.apply_url) or None,
+        "expires_at": entry.expires,
         "extra": _extra(entry.extra),
     }
     if not fields["title"]:

@@ -4,11 +4,20 @@ feedparser is the format-robust path (RSS 0.9x/1.0/2.0, Atom, broken XML); the f
 (:mod:`.fastparse`, lxml) reads well-formed RSS 2.0 and Atom to the same result, many times
 faster. :func:`parse_feed` chooses. Every parser yields :mod:`.entries` values; normalisation
 works on those only.
+
+An entry's ``guid`` is its own permanent identity, which normalisation uses first: RSS's
+``<guid>``, and for Atom its ``atom:id`` (RFC 4287 §4.2.6), set by :func:`with_atom_identity`
+whichever path read the feed (so entries sharing a link stay distinct).
+
+Both paths are given what the HTTP response said: the charset of its ``Content-Type`` (which
+wins over the XML declaration, RFC 7303) and its final URL, after redirects, against which
+relative links resolve (and ``xml:base`` on top of it, which feedparser handles).
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 import feedparser
@@ -16,6 +25,7 @@ from feedparser.namespaces._base import Namespace
 
 from services.fetcher.entries import FeedParseError, ParsedFeed, raw_entry
 from services.fetcher.fastparse import parse_fast
+from services.fetcher.mediatype import header_charset
 
 log = logging.getLogger(__name__)
 
@@ -34,22 +44,42 @@ def _end_guid(self: Any) -> None:
 setattr(Namespace, "_end_guid", _end_guid)  # noqa: B010 (a patch, on purpose)
 
 
-def parse_feed(body: bytes, *, fast: bool = True) -> ParsedFeed:
-    """The fast path when it is sure to read the feed as feedparser would, feedparser otherwise."""
+def parse_feed(body: bytes, *, fast: bool = True, content_type: str = "", base_url: str = "") -> ParsedFeed:
+    """The fast path when it is sure to read the feed as feedparser would, feedparser otherwise.
+
+    ``content_type`` is the response's Content-Type header, ``base_url`` its final URL."""
     if fast:
         try:
-            parsed = parse_fast(body)
+            parsed = parse_fast(body, charset=header_charset(content_type), base_url=base_url)
         except Exception:  # a bug there must cost speed, never the feed
             log.exception("the fast parse path failed; parsing with feedparser instead")
             parsed = None
         if parsed is not None:
-            return parsed
-    return parse_with_feedparser(body)
+            return with_atom_identity(parsed)
+    return with_atom_identity(parse_with_feedparser(body, content_type=content_type, base_url=base_url))
 
 
-def parse_with_feedparser(body: bytes) -> ParsedFeed:
+def with_atom_identity(parsed: ParsedFeed) -> ParsedFeed:
+    """For Atom, the entry's ``atom:id`` is its guid; RSS keeps guid, then link, then id."""
+    if not is_atom(parsed.format):
+        return parsed
+    entries = [replace(entry, guid=entry.id) if entry.id else entry for entry in parsed.entries]
+    return replace(parsed, entries=entries)
+
+
+def is_atom(format_name: str) -> bool:
+    """feedparser's versions "atom03", "atom10", "atom" (the fast path's "atom10")."""
+    return format_name.startswith("atom")
+
+
+def parse_with_feedparser(body: bytes, *, content_type: str = "", base_url: str = "") -> ParsedFeed:
     """Parse any RSS/Atom variant. Raises FeedParseError when nothing feed-like is found."""
-    parsed = feedparser.parse(body, sanitize_html=False, resolve_relative_uris=False)
+    parsed = feedparser.parse(
+        body,
+        sanitize_html=False,
+        resolve_relative_uris=False,  # inside HTML content; links themselves are resolved
+        response_headers=_response_headers(content_type, base_url),
+    )
     entries = [raw_entry(entry) for entry in parsed.entries]
     if not parsed.get("version") and not entries:
         raise FeedParseError(_why_not_a_feed(body, parsed))
@@ -59,6 +89,20 @@ def parse_with_feedparser(body: bytes) -> ParsedFeed:
             f"malformed feed ({_describe(parsed.get('bozo_exception'))}); {len(entries)} entries recovered"
         )
     return ParsedFeed(entries=entries, format=parsed.get("version") or "unknown", warning=warning)
+
+
+def _response_headers(content_type: str, base_url: str) -> dict[str, str]:
+    """What feedparser is told of the response. Only the header's charset is passed on (as XML,
+    so feedparser applies it as RFC 7303 says); without one it sniffs the BOM and declaration as
+    it does for bytes (an XML type without a charset: BOM, then declaration, then UTF-8). The
+    media type itself was looked at before (the format layer)."""
+    charset = header_charset(content_type)
+    if not (base_url or charset):
+        return {}
+    headers = {"content-type": f"application/xml; charset={charset}" if charset else "application/xml"}
+    if base_url:
+        headers["content-location"] = base_url
+    return headers
 
 
 def _describe(exc: object) -> str:

@@ -16,11 +16,13 @@ from job_importer.pending import PendingItems
 from job_importer.redact import redact
 from job_importer.settings import FeedConfig, Settings
 from services.fetcher.chunks import Chunker, ItemTooLarge
-from services.fetcher.download import FetchError, Validators, download
+from services.fetcher.download import Downloaded, FetchError, Validators, download
 from services.fetcher.entries import FeedParseError
 from services.fetcher.feed_state import load_validators, save_validators
+from services.fetcher.formats import Document, FetchPage, paginated, read_document
+from services.fetcher.legacy_ids import adopt_legacy_ids
 from services.fetcher.normalize import normalize
-from services.fetcher.parse import parse_feed
+from services.fetcher.parse import is_atom
 
 
 class RetryLater(Exception):
@@ -94,7 +96,7 @@ def fetch(
         downloaded = download(
             ctx.http,
             feed.url,
-            validators=load_validators(ctx.store, feed.url),
+            validators=Validators() if paginated(feed) else load_validators(ctx.store, feed.url),
             max_bytes=ctx.settings.fetch_max_bytes,
             total_timeout_s=ctx.settings.fetch_total_timeout_s,
         )
@@ -103,12 +105,18 @@ def fetch(
     if downloaded.not_modified:
         return FetchOutcome(result="not_modified", http_status=304)
     try:
-        parsed = parse_feed(downloaded.body, fast=ctx.settings.fast_parse)
+        parsed = read_document(
+            _document(downloaded), feed, fast=ctx.settings.fast_parse, fetch_page=_page_fetcher(ctx)
+        )
     except FeedParseError as exc:
         return FetchOutcome(
             result="parse_error", http_status=downloaded.status, error=f"unreadable feed: {exc}"
         )
+    except FetchError as exc:  # a further page of a paginated API
+        return _fetch_failed(ctx.settings, exc, last_attempt=last_attempt)
     normalized = normalize(parsed.entries, feed)
+    if is_atom(parsed.format):
+        adopt_legacy_ids(ctx.store, normalized.items)  # before the importer sees the new ids
     failures = list(normalized.failures)
     sent = _send_chunks(ctx, run_id, attempt, feed, normalized.items, failures)
     return FetchOutcome(
@@ -199,6 +207,26 @@ def _send_chunks(
     for batch in chunker.flush():
         send(batch)
     return sent
+
+
+def _document(downloaded: Downloaded) -> Document:
+    return Document(downloaded.body, downloaded.content_type, downloaded.final_url)
+
+
+def _page_fetcher(ctx: FetcherContext) -> FetchPage:
+    """Further pages of a paginated API source, under the same caps (no conditional GET)."""
+
+    def fetch_page(url: str) -> Document:
+        page = download(
+            ctx.http,
+            url,
+            validators=Validators(),
+            max_bytes=ctx.settings.fetch_max_bytes,
+            total_timeout_s=ctx.settings.fetch_total_timeout_s,
+        )
+        return _document(page)
+
+    return fetch_page
 
 
 def _fetch_failed(settings: Settings, exc: FetchError, *, last_attempt: bool) -> FetchOutcome:

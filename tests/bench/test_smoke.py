@@ -21,6 +21,13 @@ def test_quick_benchmark_report_is_complete_and_sane(tmp_path: Path, capsys) -> 
         rates = result["items_per_cpu_s"]
         assert 0 < rates["min"] <= rates["median"] <= rates["max"] and len(rates["runs"]) == 2
 
+    assert "## Source formats" in printed
+    assert set(report["formats"]["formats"]) == {
+        "rss (fast path, with the response's URL and charset)", "jobxml", "jsonfeed", "lever",
+    }  # fmt: skip
+    for result in report["formats"]["formats"].values():
+        assert result["feed_bytes"] > 0 and result["items_per_cpu_s"]["min"] > 0
+
     config = report["config"]
     total = config["feeds"] * config["items"]
     invalid = config["feeds"] * (config["items"] // feeds.INVALID_EVERY)

@@ -74,3 +74,18 @@ def test_pause_resume_and_dead_letter_commands(settings, redis_client) -> None:
     }  # fmt: skip
     assert json.loads(cli(settings, "dlq", "list", "--json").stdout) == []
     assert "requeued 0" in cli(settings, "dlq", "requeue", "--all").stdout
+
+
+def test_a_runs_parse_warning_is_shown_in_the_table_and_the_json(
+    settings, store, broker, workers: Workers
+) -> None:
+    body = jobicy_feed(sample_jobs(6, seed=9))
+    truncated = body[: body.index(b"</item>", len(body) // 2) + len(b"</item>")]  # no closing tags
+    workers.start_both()
+    with FeedServer({"/cut.xml": truncated}) as server:
+        table = cli(settings, "import", "--feed", server.url("/cut.xml"), "--wait")
+        as_json = cli(settings, "import", "--feed", server.url("/cut.xml"), "--wait", "--json")
+    assert table.returncode == 0, table.stderr
+    assert "warning: malformed feed" in " ".join(table.stdout.split())
+    [run] = json.loads(as_json.stdout)["runs"]
+    assert run["warning"].startswith("malformed feed") and "entries recovered" in run["warning"]

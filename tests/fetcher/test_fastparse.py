@@ -15,11 +15,12 @@ from email.utils import format_datetime
 from xml.sax.saxutils import escape, quoteattr
 
 from feedparser.datetimes import _parse_date
+from feedparser.urls import _urljoin
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from devstack.samplefeeds import jobicy_feed, sample_jobs
-from services.fetcher.fastparse import parse_date, parse_fast
+from services.fetcher.fastparse import _Resolver, parse_date, parse_fast
 from services.fetcher.parse import parse_feed, parse_with_feedparser
 from tests.fetcher.test_fastparse_corpus import differences
 
@@ -277,3 +278,22 @@ def test_parse_feed_falls_back_and_can_be_switched_off() -> None:
     recovered = parse_feed(malformed)
     assert recovered.warning and len(recovered.entries) == 1  # feedparser's recovery
     assert parse_feed(JOBICY) == parse_feed(JOBICY, fast=False)
+
+
+# Link resolution against a base URI ----------------------------------------------------------
+
+URI_PARTS = st.text(alphabet="abcXYZ019/.;?#%:@!$&'()*+,=~-_ \t[]é\x01", max_size=25)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    base=st.sampled_from(
+        ["https://jobs.example/feeds/a.xml", "http://x.example/", "https://x.example/a/b?q#f", "https://x.example",
+         "https://x.example/a/../b/c", "http://[::1]:8080/p/", "ftp://files.example/d/"]
+    ),
+    prefix=st.sampled_from(["https://", "http://", "HTTP://", "https:/", "", "/", "./", "../"]),
+    rest=URI_PARTS,
+)  # fmt: skip
+def test_the_resolver_shortcuts_agree_with_urljoin(base: str, prefix: str, rest: str) -> None:
+    uri = prefix + rest
+    assert _Resolver(base)(uri) == _urljoin(base, uri)

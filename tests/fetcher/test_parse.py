@@ -9,7 +9,7 @@ import pytest
 
 from devstack.samplefeeds import atom_feed, sample_jobs
 from services.fetcher.entries import FeedParseError
-from services.fetcher.parse import parse_with_feedparser
+from services.fetcher.parse import parse_feed, parse_with_feedparser
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
@@ -84,3 +84,21 @@ def test_external_entities_are_never_resolved() -> None:
 def test_entity_expansion_bomb_is_not_expanded() -> None:
     parsed = parse_with_feedparser(fixture("billion_laughs.xml"))
     assert all(len(entry.title) < 1000 for entry in parsed.entries)
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "feedparser"])
+def test_stack_overflow_jobs_company_and_location(fast: bool) -> None:
+    [entry] = parse_feed(fixture("stackoverflow_jobs.xml"), fast=fast).entries
+    assert (entry.company, entry.location) == ("Acme GmbH", "Berlin, Germany")  # a10:author, <location>
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "feedparser"])
+def test_we_work_remotely_region_is_the_location(fast: bool) -> None:
+    [entry] = parse_feed(fixture("weworkremotely.xml"), fast=fast).entries
+    assert entry.location == "Anywhere in the World"
+    assert entry.extra["region"] == "Anywhere in the World"  # kept there too: stored hashes hold
+
+
+def test_job_listing_fields_win_over_author_and_location() -> None:
+    first, _ = parse_feed(fixture("jobicy_two_items.xml")).entries
+    assert (first.company, first.location) == ("Acme Data", "USA")

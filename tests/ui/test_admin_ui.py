@@ -6,8 +6,11 @@ import re
 
 from playwright.sync_api import Browser, Page, expect
 
+from devstack.samplefeeds import jobicy_feed, sample_jobs
+from job_importer.settings import FeedConfig
+from job_importer.trigger import start_import
 from tests.api_server import Stack
-from tests.conftest import wait_for
+from tests.conftest import wait_for, wait_for_runs
 from tests.ui.conftest import LAPTOP, PHONE, open_page, screenshot
 
 
@@ -155,5 +158,19 @@ def test_every_page_fits_a_phone(stack: Stack, browser: Browser) -> None:
     assert page.locator(".top nav a").first.is_visible()
     page.evaluate("location.hash = '#/imports'")  # rendered from a page load, not from live updates
     expect(page.locator('#runs tbody tr [data-field="fetched"]').first).to_have_text(re.compile(r"^\d+$"))
+    assert console.errors == []
+    page.close()
+
+
+def test_a_runs_parse_warning_shows_in_the_run_list(stack: Stack, browser: Browser) -> None:
+    body = jobicy_feed(sample_jobs(4, start=30_000, seed=23))
+    stack.feeds.routes["/cut.xml"] = body[: body.index(b"</item>", len(body) // 2) + len(b"</item>")]
+    url = stack.feeds.url("/cut.xml")
+    started = start_import(stack.settings, stack.store, stack.broker, [FeedConfig(url=url)], "cli")
+    [run] = wait_for_runs(stack.store, started.run_ids)
+    assert run["warning"]
+    page, console = open_page(browser, LAPTOP)
+    page.goto(f"{stack.api.base_url}/ui/#token={stack.token}")
+    expect(cell(run_row(page, url), "warning")).to_contain_text("Warning: malformed feed")
     assert console.errors == []
     page.close()

@@ -259,7 +259,8 @@ function runCells(run) {
     h("td", { "data-field": "status" }, badge(run.status), run.not_modified ? h("div", { class: "muted" }, "not modified") : null),
     COUNTS.map((name) => h("td", { class: "num", "data-field": name }, run[name])),
     h("td", { class: "num" }, seconds(duration)),
-    h("td", { class: "wrap" }, run.feed_url, run.error ? h("div", { class: "muted" }, run.error) : null),
+    h("td", { class: "wrap" }, run.feed_url, run.error ? h("div", { class: "muted" }, run.error) : null,
+      run.warning ? h("div", { class: "muted", "data-field": "warning" }, `Warning: ${run.warning}`) : null),
     h("td", {}, when(run.created_at)),
     h("td", { class: "hide-narrow" }, when(run.finished_at)),
   ];

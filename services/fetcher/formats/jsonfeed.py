@@ -1,0 +1,41 @@
+"""JSON Feed 1.0 and 1.1 (https://jsonfeed.org/version/1.1): ``items`` with ``id`` as identity.
+
+1.1 renamed ``author`` to ``authors``; both are read (the first author's name is the company,
+as for Atom). ``summary`` is the description, ``content_html`` (else ``content_text``) the
+content, ``tags`` the categories.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urljoin
+
+from job_importer.settings import FeedConfig
+from services.fetcher.entries import FeedParseError, ParsedFeed
+from services.fetcher.formats import jsonitems
+from services.fetcher.formats.document import Document
+
+
+def read(document: Document, feed: FeedConfig) -> ParsedFeed:
+    data = jsonitems.load(document)
+    if not isinstance(data, dict):
+        raise FeedParseError(f"not a JSON Feed: the document is a {type(data).__name__}, not an object")
+    items = jsonitems.item_list(data, feed.items or "/items", document, "a JSON Feed")
+
+    def values(item: dict[str, Any]) -> dict[str, Any]:
+        authors = item.get("authors") or ([item["author"]] if isinstance(item.get("author"), dict) else [])
+        link = item.get("url") or item.get("external_url")
+        return {
+            "guid": item.get("id"),
+            "link": urljoin(document.url, link) if isinstance(link, str) and document.url else link,
+            "title": item.get("title"),
+            "description": item.get("summary"),
+            "content": item.get("content_html") or item.get("content_text"),
+            "published": item.get("date_published") or item.get("date_modified"),
+            "image_url": item.get("image") or item.get("banner_image"),
+            "company": authors[0].get("name") if authors and isinstance(authors[0], dict) else None,
+            "category": item.get("tags"),
+        }
+
+    version = str(data.get("version", "")).rstrip("/").rsplit("/", 1)[-1]
+    return jsonitems.parsed(items, feed, values, f"jsonfeed{version.replace('.', '')}")
