@@ -92,11 +92,11 @@ def download(
     total_timeout_s: float,
 ) -> Downloaded:
     """GET a feed, reading at most ``max_bytes`` and for at most ``total_timeout_s`` seconds."""
-    headers = {}
-    if validators.etag:
-        headers["If-None-Match"] = validators.etag
-    if validators.last_modified:
-        headers["If-Modified-Since"] = validators.last_modified
+    headers: dict[bytes, bytes] = {}
+    if etag := header_bytes(validators.etag):
+        headers[b"If-None-Match"] = etag
+    if last_modified := header_bytes(validators.last_modified):
+        headers[b"If-Modified-Since"] = last_modified
     deadline = time.monotonic() + total_timeout_s
     try:
         with client.stream("GET", url, headers=headers) as response:
@@ -105,7 +105,9 @@ def download(
             return Downloaded(
                 status=response.status_code,
                 body=body,
-                validators=Validators(response.headers.get("ETag"), response.headers.get("Last-Modified")),
+                validators=Validators(
+                    _header_text(response, b"etag"), _header_text(response, b"last-modified")
+                ),
                 final_url=str(response.url),
             )
     except BlockedURL as exc:  # from the request hook of runs started through the API
@@ -124,6 +126,33 @@ def download(
         raise FetchError(
             f"connection failed: {exc or type(exc).__name__}", kind="connect", transient=True
         ) from None
+
+
+def header_bytes(value: str | None) -> bytes | None:
+    """A stored validator as the bytes to send back, or None when it cannot be sent.
+
+    Validators are kept as the Latin-1 reading of the bytes the server sent (RFC 9110 obs-text),
+    so encoding them as Latin-1 gives back exactly those bytes, whatever their charset; a value
+    stored otherwise (characters beyond U+00FF, or control characters) is not sent, and the
+    fetch is a full one instead of failing.
+    """
+    if not value:
+        return None
+    try:
+        raw = value.encode("latin-1")
+    except UnicodeEncodeError:
+        return None
+    if any((byte < 0x20 and byte != 0x09) or byte == 0x7F for byte in raw):
+        return None
+    return raw
+
+
+def _header_text(response: httpx.Response, name: bytes) -> str | None:
+    """The first ``name`` header as the Latin-1 text of its bytes (lossless, see :func:`header_bytes`)."""
+    for key, value in response.headers.raw:
+        if key.lower() == name:
+            return value.decode("latin-1")
+    return None
 
 
 def _raise_for_status(response: httpx.Response) -> None:
