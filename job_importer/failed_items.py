@@ -87,6 +87,7 @@ def record(
             {
                 "$set": {
                     "run_id": run_id,
+                    "key": failure.key,
                     "attempt": attempt,
                     "feed_url": redact(feed_url),
                     "guid": failure.guid,

@@ -16,6 +16,7 @@ from feedparser.namespaces._base import Namespace
 
 from services.fetcher.entries import FeedParseError, ParsedFeed, raw_entry
 from services.fetcher.fastparse import parse_fast
+from services.fetcher.xmlguard import check_entity_expansion
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,8 @@ def parse_feed(body: bytes, *, fast: bool = True) -> ParsedFeed:
     if fast:
         try:
             parsed = parse_fast(body)
+        except FeedParseError:  # refused, as feedparser would refuse it (xmlguard)
+            raise
         except Exception:  # a bug there must cost speed, never the feed
             log.exception("the fast parse path failed; parsing with feedparser instead")
             parsed = None
@@ -48,7 +51,9 @@ def parse_feed(body: bytes, *, fast: bool = True) -> ParsedFeed:
 
 
 def parse_with_feedparser(body: bytes) -> ParsedFeed:
-    """Parse any RSS/Atom variant. Raises FeedParseError when nothing feed-like is found."""
+    """Parse any RSS/Atom variant. Raises FeedParseError when nothing feed-like is found, or
+    when its internal entities would expand too far (expat and the loose parser expand them)."""
+    check_entity_expansion(body)
     parsed = feedparser.parse(body, sanitize_html=False, resolve_relative_uris=False)
     entries = [raw_entry(entry) for entry in parsed.entries]
     if not parsed.get("version") and not entries:

@@ -16,7 +16,7 @@ import pytest
 
 from devstack.samplefeeds import atom_feed, edited, jobicy_feed, plain_rss_feed, sample_jobs
 from job_importer.settings import FeedConfig
-from services.fetcher.entries import ParsedFeed
+from services.fetcher.entries import FeedParseError, ParsedFeed
 from services.fetcher.fastparse import parse_fast
 from services.fetcher.normalize import normalize
 from services.fetcher.parse import parse_with_feedparser
@@ -49,7 +49,13 @@ def differences(expected: ParsedFeed, actual: ParsedFeed) -> list[str]:
 
 def check(body: bytes) -> bool:
     """Compare the two paths on one document; True when the fast path accepted it."""
-    fast = parse_fast(body)
+    try:
+        fast = parse_fast(body)
+    except FeedParseError as refused:  # then feedparser's path refuses it too, for the same reason
+        with pytest.raises(FeedParseError) as also:
+            parse_with_feedparser(body)
+        assert str(also.value) == str(refused)
+        return False
     if fast is None:
         return False
     with warnings.catch_warnings():

@@ -3,7 +3,10 @@ what is recorded, in which order, when an attempt dies part-way."""
 
 from __future__ import annotations
 
+import socket
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import replace
 from typing import Any
 
@@ -176,3 +179,59 @@ def test_a_stored_validator_that_cannot_be_sent_makes_a_full_fetch(ctx: FetcherC
     run = history.get_run(store, run_id) or {}
     assert (run["status"], run["fetched"], run["error"]) == ("importing", 3, None)
     assert "if-none-match" not in seen[0] and "if-modified-since" not in seen[0]
+
+
+@contextmanager
+def dripping_headers(seconds_per_byte: float, header_bytes: int) -> Iterator[tuple[str, threading.Event]]:
+    """A loopback server that sends its status line and headers one byte at a time, then a feed;
+    yields the feed's URL and an event set once the server got all its headers out."""
+    body = jobicy_feed(sample_jobs(2))
+    head = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nX-Slow: "
+        + b"x" * header_bytes
+        + b"\r\nContent-Length: "
+        + str(len(body)).encode()
+        + b"\r\nConnection: close\r\n\r\n"
+    )
+    stop, headers_sent = threading.Event(), threading.Event()
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        with suppress(OSError):
+            connection, _ = listener.accept()
+            with connection:
+                connection.recv(65536)
+                for byte in head:
+                    if stop.wait(seconds_per_byte):
+                        return
+                    connection.sendall(bytes([byte]))
+                headers_sent.set()
+                connection.sendall(body)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/jobs.xml", headers_sent
+    finally:
+        stop.set()
+        listener.close()
+        thread.join(timeout=10)
+
+
+def test_headers_dripped_a_byte_at_a_time_fail_the_run_at_the_total_deadline(
+    ctx: FetcherContext, settings: Settings, store: Store
+) -> None:
+    # httpx's read timeout is per read: a byte a second never trips it, and the total deadline
+    # was checked only between parts of the body, so the headers could take as long as they liked.
+    strict = settings.model_copy(update={"fetch_total_timeout_s": 2.0, "fetch_read_timeout_s": 10.0})
+    with (
+        make_client(strict) as http,
+        dripping_headers(seconds_per_byte=0.2, header_bytes=10) as (url, headers_sent),
+    ):
+        feed = FeedConfig(url=url, source="acme")
+        run_id = new_run(store, feed)
+        run_fetch(replace(ctx, settings=strict, http=http), run_id, feed, last_attempt=True)
+        assert not headers_sent.is_set()  # the fetcher hung up mid-headers (they take about 25 s)
+    run = history.get_run(store, run_id) or {}
+    assert run["status"] == "failed"
+    assert run["error"] == "no complete response within the total deadline of 2 s"
