@@ -111,8 +111,10 @@ def drop_earlier_attempts(store: Store, run_id: str, attempt: int) -> None:
 
     A fetch attempt that died after recording its failures but before it finished the fetch left
     them behind; the next attempt drops them before it records its own, so the run's ``failed``
-    count and its failed items agree.
+    count and its failed items agree. The first attempt has none before it: no round trip.
     """
+    if attempt <= 1:
+        return
     store.failed_items.delete_many(
         {"run_id": run_id, "stage": "fetch", "$or": [{"attempt": {"$lt": attempt}}, {"attempt": None}]}
     )
