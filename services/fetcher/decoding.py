@@ -69,6 +69,8 @@ def _inflate(parts: Iterator[bytes], wbits: int, fallback: int | None = None) ->
                     piece = decompressor.decompress(b"", PIECE)
                     if piece:
                         yield piece
+            if decompressor.eof:
+                break  # what follows the end of the stream is ignored, as httpx does: stop reading it
         if not decompressor.eof:
             rest = decompressor.flush()
             if rest:

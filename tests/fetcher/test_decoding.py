@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import zlib
+from collections.abc import Iterator
 
 import pytest
 
@@ -57,3 +58,16 @@ def test_unsupported_and_too_many_codings_are_refused() -> None:
         decoded([b"x"], ", ".join(["gzip"] * (MAX_CODINGS + 1)))
     with pytest.raises(Undecodable):
         b"".join(decoded([b"not gzip at all"], "gzip"))
+
+
+def test_nothing_is_read_past_the_end_of_the_compressed_stream() -> None:
+    read: list[int] = []
+
+    def parts() -> Iterator[bytes]:
+        yield gzip.compress(TEXT)
+        for n in range(1000):  # a server sending on for ever after the end
+            read.append(n)
+            yield b"garbage"
+
+    assert b"".join(decoded(parts(), "gzip")) == TEXT
+    assert len(read) <= 1
