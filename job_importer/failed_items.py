@@ -65,15 +65,30 @@ def _storable_value(value: Any) -> bool:
     return value is None or isinstance(value, bool | int | float)
 
 
-def record(store: Store, run_id: str, feed_url: str, failures: Iterable[ItemFailure]) -> None:
-    """Upsert failures under deterministic ids, so a retried chunk records each one once."""
+def record(
+    store: Store,
+    run_id: str,
+    feed_url: str,
+    failures: Iterable[ItemFailure],
+    *,
+    attempt: int | None = None,
+) -> None:
+    """Upsert failures under deterministic ids, so a retried chunk records each one once.
+
+    ``attempt`` (the fetch attempt that found them) is part of the id of fetch-stage failures:
+    their keys are entry positions, which mean other entries once the feed has changed, so the
+    failures of two attempts are kept apart and the earlier ones dropped (:func:`drop_earlier_attempts`).
+    """
     created = now()
+    prefix = run_id if attempt is None else f"{run_id}:{attempt}"
     ops = [
         UpdateOne(
-            {"_id": f"{run_id}:{failure.key}"},
+            {"_id": f"{prefix}:{failure.key}"},
             {
                 "$set": {
                     "run_id": run_id,
+                    "key": failure.key,
+                    "attempt": attempt,
                     "feed_url": redact(feed_url),
                     "guid": failure.guid,
                     "reason": failure.reason,
@@ -89,6 +104,25 @@ def record(store: Store, run_id: str, feed_url: str, failures: Iterable[ItemFail
     ]
     if ops:
         store.failed_items.bulk_write(ops, ordered=False)
+
+
+def drop_earlier_attempts(store: Store, run_id: str, attempt: int) -> None:
+    """Delete the run's fetch-stage failures of attempts before ``attempt`` (and of none recorded).
+
+    A fetch attempt that died after recording its failures but before it finished the fetch left
+    them behind; the next attempt drops them before it records its own, so the run's ``failed``
+    count and its failed items agree. The first attempt has none before it: no round trip.
+    """
+    if attempt <= 1:
+        return
+    store.failed_items.delete_many(
+        {"run_id": run_id, "stage": "fetch", "$or": [{"attempt": {"$lt": attempt}}, {"attempt": None}]}
+    )
+
+
+def drop_attempt(store: Store, run_id: str, attempt: int) -> None:
+    """Delete the fetch-stage failures of one attempt (a stale one, whose fetch was not taken)."""
+    store.failed_items.delete_many({"run_id": run_id, "stage": "fetch", "attempt": attempt})
 
 
 def list_failed(

@@ -140,11 +140,12 @@ def finish_fetch(
     attempt: int | None = None,
     not_modified: bool = False,
     warning: str | None = None,
-) -> None:
+) -> bool:
     """Record what the fetcher found and how many chunks it sent; the importer takes it from here.
 
     Only the current attempt may finish the fetch: a stale one (a worker that froze and came back
     after its message was redelivered) must not set counts that the chunks it sent won't meet.
+    Returns whether this attempt finished it.
     """
     doc = store.runs.find_one_and_update(
         {"_id": run_id, "status": {"$in": ["queued", "fetching"]}, **_attempt_filter(attempt)},
@@ -166,8 +167,9 @@ def finish_fetch(
     )
     if doc is None:
         complete_if_done(store, run_id)
-    else:
-        _complete(store, doc)  # all chunks may be written already (or there were none)
+        return False
+    _complete(store, doc)  # all chunks may be written already (or there were none)
+    return True
 
 
 def fail_run(store: Store, run_id: str, reason: str, http_status: int | None = None) -> None:

@@ -1,4 +1,8 @@
-"""Downloading a feed: timeouts, a size cap, limited redirects, conditional GET, Retry-After."""
+"""Downloading a feed: timeouts, a size cap, limited redirects, conditional GET, Retry-After.
+
+The size cap counts decompressed bytes as they are decoded (:mod:`.decoding`), and the total
+deadline bounds the whole request, headers included (:mod:`.deadline`).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,8 @@ import httpx
 
 from job_importer.netguard import BlockedURL
 from job_importer.settings import Settings
+from services.fetcher import deadline
+from services.fetcher.decoding import ACCEPT_ENCODING, Undecodable, decoded
 
 #: Status codes worth another try later.
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -64,24 +70,27 @@ def make_client(
     transport: httpx.BaseTransport | None = None,
 ) -> httpx.Client:
     """An HTTP client for feeds. ``url_guard`` sees every request, redirects included (SSRF checks);
-    ``transport`` replaces httpx's own (``netguard.guarded_transport`` for the same checks at connect)."""
+    ``transport`` replaces httpx's own (``netguard.guarded_transport`` for the same checks at connect).
+    Its connections keep to the total deadline of :func:`download`."""
     timeout = httpx.Timeout(
         connect=settings.fetch_connect_timeout_s,
         read=settings.fetch_read_timeout_s,
         write=settings.fetch_read_timeout_s,
         pool=settings.fetch_connect_timeout_s,
     )
-    return httpx.Client(
+    client = httpx.Client(
         timeout=timeout,
         follow_redirects=True,
         max_redirects=settings.fetch_max_redirects,
         headers={
             "User-Agent": settings.user_agent,
             "Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.8, */*;q=0.5",
+            "Accept-Encoding": ACCEPT_ENCODING,  # what decoding.decoded undoes
         },
         event_hooks={"request": [url_guard]} if url_guard else None,
         transport=transport,
     )
+    return deadline.bound(client)
 
 
 def download(
@@ -93,20 +102,22 @@ def download(
     total_timeout_s: float,
 ) -> Downloaded:
     """GET a feed, reading at most ``max_bytes`` and for at most ``total_timeout_s`` seconds."""
-    headers = {}
-    if validators.etag:
-        headers["If-None-Match"] = validators.etag
-    if validators.last_modified:
-        headers["If-Modified-Since"] = validators.last_modified
-    deadline = time.monotonic() + total_timeout_s
+    headers: dict[bytes, bytes] = {}
+    if etag := header_bytes(validators.etag):
+        headers[b"If-None-Match"] = etag
+    if last_modified := header_bytes(validators.last_modified):
+        headers[b"If-Modified-Since"] = last_modified
+    at = time.monotonic() + total_timeout_s
     try:
-        with client.stream("GET", url, headers=headers) as response:
+        with deadline.within(total_timeout_s), client.stream("GET", url, headers=headers) as response:
             _raise_for_status(response)
-            body = b"" if response.status_code == 304 else _read_capped(response, max_bytes, deadline)
+            body = b"" if response.status_code == 304 else _read_capped(response, max_bytes, at)
             return Downloaded(
                 status=response.status_code,
                 body=body,
-                validators=Validators(response.headers.get("ETag"), response.headers.get("Last-Modified")),
+                validators=Validators(
+                    _header_text(response, b"etag"), _header_text(response, b"last-modified")
+                ),
                 final_url=str(response.url),
                 content_type=response.headers.get("Content-Type", ""),
             )
@@ -117,15 +128,48 @@ def download(
             f"more than {client.max_redirects} redirects", kind="redirects", transient=False
         ) from None
     except httpx.TimeoutException as exc:
+        if time.monotonic() >= at:
+            raise FetchError(
+                f"no complete response within the total deadline of {total_timeout_s:g} s",
+                kind="timeout",
+                transient=True,
+            ) from None
         raise FetchError(f"timed out ({type(exc).__name__})", kind="timeout", transient=True) from None
     except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:  # also a redirect to such a URL
         raise FetchError(f"unsupported URL: {exc}", kind="invalid_url", transient=False) from None
-    except httpx.DecodingError as exc:  # a Content-Encoding the body does not match
+    except (httpx.DecodingError, Undecodable) as exc:  # a Content-Encoding the body does not match
         raise FetchError(f"undecodable response: {exc}", kind="other", transient=False) from None
     except httpx.TransportError as exc:
         raise FetchError(
             f"connection failed: {exc or type(exc).__name__}", kind="connect", transient=True
         ) from None
+
+
+def header_bytes(value: str | None) -> bytes | None:
+    """A stored validator as the bytes to send back, or None when it cannot be sent.
+
+    Validators are kept as the Latin-1 reading of the bytes the server sent (RFC 9110 obs-text),
+    so encoding them as Latin-1 gives back exactly those bytes, whatever their charset; a value
+    stored otherwise (characters beyond U+00FF, or control characters) is not sent, and the
+    fetch is a full one instead of failing.
+    """
+    if not value:
+        return None
+    try:
+        raw = value.encode("latin-1")
+    except UnicodeEncodeError:
+        return None
+    if any((byte < 0x20 and byte != 0x09) or byte == 0x7F for byte in raw):
+        return None
+    return raw
+
+
+def _header_text(response: httpx.Response, name: bytes) -> str | None:
+    """The first ``name`` header as the Latin-1 text of its bytes (lossless, see :func:`header_bytes`)."""
+    for key, value in response.headers.raw:
+        if key.lower() == name:
+            return value.decode("latin-1")
+    return None
 
 
 def _raise_for_status(response: httpx.Response) -> None:
@@ -143,6 +187,7 @@ def _raise_for_status(response: httpx.Response) -> None:
 
 
 def _read_capped(response: httpx.Response, max_bytes: int, deadline: float) -> bytes:
+    """The decoded body, counted against ``max_bytes`` as it is decoded, a bounded piece at a time."""
     declared = response.headers.get("Content-Length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
         raise FetchError(
@@ -153,7 +198,7 @@ def _read_capped(response: httpx.Response, max_bytes: int, deadline: float) -> b
         )
     parts: list[bytes] = []
     size = 0
-    for part in response.iter_bytes():
+    for part in decoded(response.iter_raw(), response.headers.get("Content-Encoding")):
         size += len(part)
         if size > max_bytes:
             raise FetchError(

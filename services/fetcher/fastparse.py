@@ -16,7 +16,8 @@ content types, item attributes feedparser acts on, and any element for which fee
 a special handler that is not mirrored here (iTunes, GeoRSS, Atom contributors, ...).
 
 The parser is configured defensively: no DTD loading, no network, no entity resolution, and
-libxml2's default size limits (``huge_tree`` off).
+libxml2's default size limits (``huge_tree`` off); a feed whose internal entities would expand
+too far is refused before parsing, as on feedparser's path (:mod:`.xmlguard`).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from feedparser.util import FeedParserDict
 from lxml import etree
 
 from services.fetcher.entries import ParsedFeed, raw_entry
+from services.fetcher.xmlguard import check_entity_expansion
 
 
 class _Unsure(Exception):
@@ -123,7 +125,10 @@ def parse_fast(body: bytes, *, charset: str | None = None, base_url: str = "") -
     """The feed's entries exactly as feedparser would read them, or None when not sure.
 
     ``charset`` is the one the HTTP header names (it wins over the XML declaration); relative
-    links resolve against ``base_url``, the response's final URL."""
+    links resolve against ``base_url``, the response's final URL. Raises FeedParseError, as
+    feedparser's path does, for internal entities that would expand too far (libxml2 would not
+    expand them here, but feedparser would)."""
+    check_entity_expansion(body)
     try:
         return _Document(body, charset, base_url).parse()
     except _Unsure:

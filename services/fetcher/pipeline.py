@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import httpx
 from dramatiq.brokers.redis import RedisBroker
@@ -92,6 +93,9 @@ def fetch(
     ctx: FetcherContext, run_id: str, attempt: int, feed: FeedConfig, *, last_attempt: bool
 ) -> FetchOutcome:
     """Download, parse, normalise and send the feed's items; what happened, as an outcome."""
+    # The items are as new as the moment we asked for them: a slow download of an older version
+    # must carry an older stamp than a later, faster one, so the importer keeps the newer content.
+    fetched_at = history.now()
     try:
         downloaded = download(
             ctx.http,
@@ -118,7 +122,7 @@ def fetch(
     if is_atom(parsed.format):
         adopt_legacy_ids(ctx.store, normalized.items)  # before the importer sees the new ids
     failures = list(normalized.failures)
-    sent = _send_chunks(ctx, run_id, attempt, feed, normalized.items, failures)
+    sent = _send_chunks(ctx, run_id, attempt, feed, fetched_at, normalized.items, failures)
     return FetchOutcome(
         result="ok",
         http_status=downloaded.status,
@@ -141,10 +145,12 @@ def record(
     if outcome.error is not None:
         history.fail_run(ctx.store, run_id, outcome.error, outcome.http_status)
         return
-    failed_items.record(ctx.store, run_id, feed.url, outcome.failures)
-    if outcome.validators is not None:
-        save_validators(ctx.store, feed.url, outcome.validators)
-    history.finish_fetch(
+    # The fetch-stage failures of an attempt that died before finishing go first, so the run's
+    # `failed` and its failed items agree; this attempt's own are recorded before the fetch is
+    # finished (a death in between is healed by the retry, a later attempt).
+    failed_items.drop_earlier_attempts(ctx.store, run_id, attempt)
+    failed_items.record(ctx.store, run_id, feed.url, outcome.failures, attempt=attempt)
+    finished = history.finish_fetch(
         ctx.store,
         run_id,
         http_status=outcome.http_status,
@@ -157,6 +163,13 @@ def record(
         not_modified=outcome.not_modified,
         warning=outcome.warning,
     )
+    if not finished:  # a stale attempt: a later one owns the run
+        failed_items.drop_attempt(ctx.store, run_id, attempt)
+        return
+    # Validators last: saved before the fetch was recorded, a death in between would make the
+    # retry a 304 that counts none of the items this attempt sent.
+    if outcome.validators is not None:
+        save_validators(ctx.store, feed.url, outcome.validators)
     metrics.count_items(feed.url, {"duplicate": outcome.duplicates, "failed": len(outcome.failures)})
 
 
@@ -171,12 +184,12 @@ def _send_chunks(
     run_id: str,
     attempt: int,
     feed: FeedConfig,
+    fetched_at: datetime,
     items: list[JobItem],
     failures: list[ItemFailure],
 ) -> _Sent:
     settings = ctx.settings
     chunker = Chunker(settings.worker_batch_size, settings.chunk_max_bytes, settings.worker_flush_ms)
-    fetched_at = history.now()
     sent = _Sent()
 
     def send(batch: list[tuple[JobItem, bytes]]) -> None:

@@ -77,7 +77,7 @@ def test_one_broken_feed_never_stops_the_others(settings, store, broker, workers
     assert runs["missing.xml"]["status"] == "failed" and runs["missing.xml"]["http_status"] == 404
     assert runs["xxe.xml"]["status"] == "completed"
     assert "root:" not in store.jobs.find_one({"source": "xxe.xml"})["title"]
-    assert runs["bomb.xml"]["status"] == "completed"
+    assert runs["bomb.xml"]["status"] == "failed" and "internal XML entities" in runs["bomb.xml"]["error"]
     assert runs["truncated.xml"]["status"] == "completed" and "malformed" in runs["truncated.xml"]["warning"]
     assert runs["truncated.xml"]["new"] >= 4
     assert runs["flaky500.xml"]["status"] == "completed" and runs["flaky500.xml"]["fetch_attempts"] == 2

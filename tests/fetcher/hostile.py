@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import time
 import tracemalloc
 import zlib
@@ -17,13 +18,25 @@ def rss(items: str, declaration: str = '<?xml version="1.0" encoding="UTF-8"?>')
 
 @cache
 def gzip_of_a_gigabyte() -> bytes:
-    """1 GB of zeros, gzipped into about 1 MB: one compressed megabyte repeated (a full flush makes
-    each copy stand alone). The trailer's checksum is the first megabyte's; a reader that stops
-    at the size cap never gets there."""
+    """1 GB of zeros, gzipped into about 1 MB (see :func:`gzip_of_zeros`)."""
+    return gzip_of_zeros(1024)
+
+
+@cache
+def gzip_of_zeros(mebibytes: int) -> bytes:
+    """``mebibytes`` MiB of zeros, gzipped into about 1 KB each: one compressed mebibyte repeated
+    (a full flush makes each copy stand alone). The trailer's checksum is the first mebibyte's; a
+    reader that stops at the size cap never gets there."""
     compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)  # gzip framing
     first = compressor.compress(b"\0" * 1024**2) + compressor.flush(zlib.Z_FULL_FLUSH)
     again = compressor.compress(b"\0" * 1024**2) + compressor.flush(zlib.Z_FULL_FLUSH)
-    return first + again * 1023 + compressor.flush()
+    return first + again * (mebibytes - 1) + compressor.flush()
+
+
+@cache
+def nested_gzip_bomb(mebibytes: int) -> bytes:
+    """``gzip_of_zeros(mebibytes)`` gzipped again: a few KB for ``Content-Encoding: gzip, gzip``."""
+    return gzip.compress(gzip_of_zeros(mebibytes), 9)
 
 
 @dataclass

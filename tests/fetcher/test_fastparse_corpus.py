@@ -16,9 +16,9 @@ import pytest
 
 from devstack.samplefeeds import atom_feed, edited, jobicy_feed, plain_rss_feed, sample_jobs
 from job_importer.settings import FeedConfig
-from services.fetcher.entries import ParsedFeed
+from services.fetcher.entries import FeedParseError, ParsedFeed
 from services.fetcher.fastparse import parse_fast
-from services.fetcher.mediatype import header_charset
+from services.fetcher.mediatype import document_charset
 from services.fetcher.normalize import normalize
 from services.fetcher.parse import parse_with_feedparser
 
@@ -58,7 +58,13 @@ RESPONSES = {
 
 def check(body: bytes, content_type: str = "", base_url: str = "") -> bool:
     """Compare the two paths on one document; True when the fast path accepted it."""
-    fast = parse_fast(body, charset=header_charset(content_type), base_url=base_url)
+    try:
+        fast = parse_fast(body, charset=document_charset(content_type, body), base_url=base_url)
+    except FeedParseError as refused:  # then feedparser's path refuses it too, for the same reason
+        with pytest.raises(FeedParseError) as also:
+            parse_with_feedparser(body, content_type=content_type, base_url=base_url)
+        assert str(also.value) == str(refused)
+        return False
     if fast is None:
         return False
     with warnings.catch_warnings():

@@ -11,7 +11,7 @@ import pytest
 from devstack.feedserver import FeedServer, Reply, Request
 from job_importer.settings import Settings
 from services.fetcher.download import FetchError, Validators, download, make_client
-from tests.fetcher.hostile import bounded, gzip_of_a_gigabyte
+from tests.fetcher.hostile import bounded, gzip_of_a_gigabyte, nested_gzip_bomb
 
 CAP = 10 * 1024**2
 GIB = 1024**3
@@ -61,6 +61,17 @@ def test_a_gzip_bomb_is_cut_at_the_cap_after_decompression(client) -> None:
     with FeedServer({"/bomb.xml": route}) as server, bounded(seconds=30, megabytes=300):
         error = fetch(client, server.url("/bomb.xml"))
     assert error.kind == "too_large" and len(bomb) < CAP  # small on the wire, over the cap unpacked
+
+
+def test_a_nested_gzip_bomb_is_cut_at_the_cap_within_bounded_memory(client) -> None:
+    # httpx undid each layer of `gzip, gzip` in one call: the outer one made a megabyte of the few
+    # KB on the wire, the inner one made that a single 256 MB part before the cap counted it (1 GB
+    # in the sample).
+    bomb = nested_gzip_bomb(256)
+    route = lambda request: Reply(body=iter([bomb]), headers={"Content-Encoding": "gzip, gzip"})  # noqa: E731
+    with FeedServer({"/bomb.xml": route}) as server, bounded(seconds=30, megabytes=4 * CAP / 1e6) as usage:
+        error = fetch(client, server.url("/bomb.xml"))
+    assert error.kind == "too_large" and len(bomb) < 16 * 1024, (error, len(bomb), usage)
 
 
 def test_a_body_that_does_not_match_its_encoding_is_a_clear_error(client) -> None:

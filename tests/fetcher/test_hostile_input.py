@@ -17,6 +17,7 @@ from xml.sax.saxutils import escape
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from lxml import etree
 
 from devstack.feedserver import FeedServer
 from devstack.samplefeeds import plain_rss_feed, sample_jobs
@@ -30,7 +31,7 @@ from job_importer.contract import (
 )
 from job_importer.failed_items import ItemFailure
 from job_importer.settings import FeedConfig
-from services.fetcher import entries, parse
+from services.fetcher import entries, fastparse, parse
 from services.fetcher.chunks import Chunker, ItemTooLarge
 from services.fetcher.entries import FeedParseError, ParsedFeed
 from services.fetcher.normalize import _UNSAFE_CHARS, normalize
@@ -167,6 +168,39 @@ def test_entity_expansion_bombs_stay_small(parser: Parser) -> None:
             except FeedParseError:
                 continue
         assert all(len(item.title) + len(item.description or "") <= 2 * MAX_TEXT_CHARS for item in items)
+
+
+def padded_entity_bomb(value_chars: int = 10_000, references: int = 2_000, padding: int = 400_000) -> bytes:
+    """One plain-text internal entity referenced many times, behind enough comment padding that
+    expat's amplification rule (at most 100 times the input) admits it: 20,000,000 characters."""
+    body = (
+        f'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a "{"A" * value_chars}">]><!--{"p" * padding}-->'
+        + rss(
+            f"<item><title>t</title><guid>p</guid><description>{'&a;' * references}</description></item>", ""
+        )
+    )
+    return body.encode()
+
+
+def test_padded_entity_expansion_is_refused_with_a_clear_error(parser: Parser) -> None:
+    # The issue's sample: 4 MB of padding admitted 4,000 references to a 100 KB entity (a
+    # 400,000,000-character description, fetcher at 2 GB). Here a smaller one of the same shape.
+    with bounded(seconds=30, megabytes=50), pytest.raises(FeedParseError, match="internal XML entities"):
+        parser(padded_entity_bomb())
+
+
+def test_the_fast_path_refuses_the_same_and_its_parser_never_substitutes_entities() -> None:
+    with pytest.raises(FeedParseError, match="internal XML entities"):
+        fastparse.parse_fast(padded_entity_bomb())
+    document = b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "EXPANDED">]><r>&a;&a;</r>'
+    root = etree.fromstring(document, fastparse._parser())
+    assert "EXPANDED" not in "".join(root.itertext())
+
+
+def test_a_few_short_entities_still_parse(parser: Parser) -> None:
+    body = f'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY co "Acme Corp">]>{rss("<item><title>Job at &co;</title><guid>e</guid></item>", "")}'
+    parsed = parser(body.encode())
+    assert [entry.title for entry in parsed.entries] == ["Job at Acme Corp"]
 
 
 def test_extremely_long_fields_fail_the_item_naming_the_field(parser: Parser) -> None:

@@ -53,6 +53,19 @@ def test_the_header_charset_wins_over_the_declaration(declaration: bytes, fast: 
     assert parsed.warning is None
 
 
+@pytest.mark.parametrize(
+    ("encoding", "declaration"), [("utf-16", '<?xml version="1.0" encoding="UTF-16"?>'), ("utf-8-sig", "")]
+)
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "feedparser"])
+def test_a_byte_order_mark_wins_over_the_header_charset(encoding: str, declaration: str, fast: bool) -> None:
+    """Servers send a default ``charset=utf-8`` with anything; a BOM is never wrong (RFC 7303 §3.3)."""
+    utf8 = cp1251_feed(declaration.encode()).replace(TITLE.encode("cp1251"), TITLE.encode("utf-8"))
+    body = utf8.decode("utf-8").encode(encoding)
+    parsed = parse_feed(body, fast=fast, content_type="application/rss+xml; charset=utf-8", base_url=BASE)
+    assert parsed.entries[0].title == TITLE
+    assert parsed.warning is None
+
+
 def test_without_a_header_charset_the_declaration_still_counts() -> None:
     body = b'<?xml version="1.0" encoding="windows-1251"?>' + cp1251_feed(b"")
     assert parse_feed(body, content_type="text/xml").entries[0].title == TITLE

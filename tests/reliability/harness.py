@@ -226,8 +226,8 @@ def _check_runs(store: Store, catalog: Catalog, runs: list[RunCheck], outcome: O
         if run["fetched"] != outcomes or run["imported"] != run["new"] + run["updated"]:
             outcome.problem(f"run {check.run_id} does not add up: {found}")
         recorded = {
-            doc["_id"].split(":", 1)[1]: doc["reason"]
-            for doc in store.failed_items.find({"run_id": check.run_id}, {"reason": 1})
+            doc["key"]: doc["reason"]
+            for doc in store.failed_items.find({"run_id": check.run_id}, {"key": 1, "reason": 1})
         }
         if check.version is None:
             kinds = sorted(

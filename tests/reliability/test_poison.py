@@ -108,9 +108,7 @@ def test_poison_messages_and_items_do_not_block_the_queue(
     )
     # The poison chunk's own run: the good items written, each bad one failed with its reason.
     run = history.get_run(store, run_id) or {}
-    reasons = {
-        doc["_id"].split(":", 1)[1]: doc["reason"] for doc in store.failed_items.find({"run_id": run_id})
-    }
+    reasons = {doc["key"]: doc["reason"] for doc in store.failed_items.find({"run_id": run_id})}
     written = {doc["_id"] for doc in store.jobs.find({"source": "poison"}, {"_id": 1})}
     if (run["status"], run["new"], run["failed"], run["fetched"]) != (
         "completed",

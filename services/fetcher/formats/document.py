@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from services.fetcher.mediatype import header_charset, media_type
+from services.fetcher.mediatype import document_charset, media_type
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,7 @@ class Document:
 
     @property
     def charset(self) -> str | None:
-        return header_charset(self.content_type)
+        return document_charset(self.content_type, self.body)
 
 
 #: Downloads one more page of a paginated source (the URL of the page): for API adapters.
