@@ -186,7 +186,7 @@ def _raise_for_status(response: httpx.Response) -> None:
     )
 
 
-def _read_capped(response: httpx.Response, max_bytes: int, deadline: float) -> bytes:
+def _read_capped(response: httpx.Response, max_bytes: int, until: float) -> bytes:
     """The decoded body, counted against ``max_bytes`` as it is decoded, a bounded piece at a time."""
     declared = response.headers.get("Content-Length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
@@ -207,7 +207,7 @@ def _read_capped(response: httpx.Response, max_bytes: int, deadline: float) -> b
                 transient=False,
                 http_status=response.status_code,
             )
-        if time.monotonic() > deadline:
+        if time.monotonic() > until:
             raise FetchError("download took longer than the total deadline", kind="timeout", transient=True)
         parts.append(part)
     return b"".join(parts)
