@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from cli import polling
 from cli.workers import Service, worker_argv, worker_env
 from devstack.stack import local_stack
 from job_importer import failed_items, history
@@ -40,8 +41,6 @@ app.add_typer(dlq_app, name="dlq")
 
 out = Console()
 err = Console(stderr=True)
-
-POLL_S = 0.25
 
 
 def ui_url(settings: Settings) -> str:
@@ -75,7 +74,9 @@ def wait_for_batch(
     store: Store, batch_id: str, total: int, timeout_s: float, *, show_progress: bool
 ) -> list[dict[str, Any]]:
     """Poll the batch's runs until every one has finished (completed or failed)."""
-    deadline = time.monotonic() + timeout_s
+    started = time.monotonic()
+    deadline = started + timeout_s
+    schedule = polling.Schedule()
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
     with Progress(*columns, console=err, disable=not show_progress, transient=True) as progress:
         task = progress.add_task("importing", total=total)
@@ -90,7 +91,7 @@ def wait_for_batch(
                 return sorted(runs, key=lambda run: run["created_at"])
             if time.monotonic() > deadline:
                 raise TimeoutError(f"runs of {batch_id} still unfinished after {timeout_s:.0f} s")
-            time.sleep(POLL_S)
+            time.sleep(schedule.next_delay(time.monotonic() - started, polling.progress(runs, total)))
 
 
 def print_summary(summary: dict[str, Any]) -> None:
