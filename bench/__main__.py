@@ -1,7 +1,8 @@
 """``python -m bench``: run the benchmarks, print the table, write the JSON.
 
 Defaults are the benchmark of docs/performance.md (a few minutes on two cores); ``--quick`` is
-the smoke size CI runs (tests/bench/test_smoke.py).
+the smoke size CI runs (tests/bench/test_smoke.py). ``--peer seed`` runs the comparison with the
+design this project replaces (bench/peer.py) instead of the importer-count runs.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import e2e, feeds, parse_stage
+from bench import e2e, feeds, parse_stage, peer
 from bench.report import table
+from devstack.samplefeeds import TEXTS
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -49,6 +51,22 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
         default=os.environ.get("MONGODB_URL"),
         help="a real MongoDB (default: MONGODB_URL, else the stand-in)",
     )
+    parser.add_argument(
+        "--text",
+        default=",".join(TEXTS),
+        help="feed texts, comma-separated: ascii (pure ASCII), real (non-ASCII as real feeds carry it); default both",
+    )
+    parser.add_argument(
+        "--peer",
+        choices=["seed"],
+        help="compare with the design this project replaces (bench/seed, Node), instead of --importers",
+    )
+    parser.add_argument(
+        "--limited-runs",
+        type=int,
+        default=1,
+        help="with --peer: runs of the seed with its limiter on (100 jobs/s; 100 s per 10,000 items), default 1",
+    )
     parser.add_argument("--skip-parse", action="store_true")
     parser.add_argument("--skip-e2e", action="store_true")
     parser.add_argument("--json", type=Path, help=f"where to write the JSON (default {RESULTS}/<time>.json)")
@@ -56,6 +74,9 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     if args.quick:
         args.items, args.feeds, args.description_bytes = 60, 2, 300
         args.runs, args.parse_runs, args.importers = 2, 2, "1,2"
+    args.texts = args.text.split(",")
+    if not set(args.texts) <= set(TEXTS):
+        parser.error(f"--text: one or more of {', '.join(TEXTS)}")
     return args
 
 
@@ -81,23 +102,50 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "batch_size": args.batch_size,
             "invalid_every": feeds.INVALID_EVERY,
             "changed_every": feeds.CHANGED_EVERY,
+            "texts": args.texts,
+            "peer": args.peer,
+            "limited_runs": args.limited_runs if args.peer else None,
         },
+        "load_average": {"start": os.getloadavg()},
     }
     if not args.skip_parse:
+        report["parse"] = {}
+        for text in args.texts:
+            jobs = feeds.jobs(args.items, args.description_bytes, start=1000, seed=7, text=text)
+            report["parse"][text] = parse_stage.measure(feeds.feed(jobs), len(jobs), args.parse_runs)
         jobs = feeds.jobs(args.items, args.description_bytes, start=1000, seed=7)
-        report["parse"] = parse_stage.measure(feeds.feed(jobs), len(jobs), args.parse_runs)
         report["formats"] = parse_stage.measure_formats(jobs, args.parse_runs)
-    if not args.skip_e2e:
-        report["e2e"] = e2e.measure(
-            mongodb_url=args.mongodb_url,
-            importer_counts=report["config"]["importers"],
-            feeds=args.feeds,
-            items=args.items,
-            description_bytes=args.description_bytes,
-            runs=args.runs,
-            threads=args.threads,
-            batch_size=args.batch_size,
-        )
+    if not args.skip_e2e and args.peer:
+        report["peer"] = {
+            text: peer.measure(
+                mongodb_url=args.mongodb_url,
+                feeds=args.feeds,
+                items=args.items,
+                description_bytes=args.description_bytes,
+                runs=args.runs,
+                limited_runs=args.limited_runs,
+                threads=args.threads,
+                batch_size=args.batch_size,
+                text=text,
+            )
+            for text in args.texts
+        }
+    elif not args.skip_e2e:
+        report["e2e"] = {
+            text: e2e.measure(
+                mongodb_url=args.mongodb_url,
+                importer_counts=report["config"]["importers"],
+                feeds=args.feeds,
+                items=args.items,
+                description_bytes=args.description_bytes,
+                runs=args.runs,
+                threads=args.threads,
+                batch_size=args.batch_size,
+                text=text,
+            )
+            for text in args.texts
+        }
+    report["load_average"]["end"] = os.getloadavg()
     target = args.json or RESULTS / f"{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(report, indent=2))

@@ -334,6 +334,7 @@ def measure(
     runs: int,
     threads: int,
     batch_size: int | None,
+    text: str = "ascii",
 ) -> dict[str, Any]:
     """For each importer count: ``runs`` first imports and re-imports (10% changed) of the feeds."""
     results: dict[str, Any] = {"importers": {}}
@@ -351,7 +352,11 @@ def measure(
                 for repetition in range(runs):
                     batches = [
                         bench_feeds.jobs(
-                            items, description_bytes, start=(repetition * 100 + feed) * 1_000_000, seed=feed
+                            items,
+                            description_bytes,
+                            start=(repetition * 100 + feed) * 1_000_000,
+                            seed=feed,
+                            text=text,
                         )
                         for feed in range(feeds)
                     ]

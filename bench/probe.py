@@ -10,6 +10,7 @@ Lua scripts call, which the benchmark reports separately.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import resource
@@ -66,18 +67,22 @@ def _count_redis() -> None:
     redis.client.Pipeline.execute = execute  # type: ignore[method-assign]
 
 
-def _flush_forever(counter: CommandCounter, directory: Path) -> None:
+def _flush(counter: CommandCounter, directory: Path) -> None:
     target = directory / f"{os.getpid()}.json"
-    scratch = directory / f".{os.getpid()}.tmp"
+    scratch = directory / f".{os.getpid()}.{threading.get_ident()}.tmp"
+    report = {
+        "pid": os.getpid(),
+        "commands": dict(counter.commands),
+        "redis": dict(_redis),
+        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+    }
+    scratch.write_text(json.dumps(report))
+    scratch.replace(target)  # the benchmark waits for a write after each run
+
+
+def _flush_forever(counter: CommandCounter, directory: Path) -> None:
     while True:
-        report = {
-            "pid": os.getpid(),
-            "commands": dict(counter.commands),
-            "redis": dict(_redis),
-            "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-        }
-        scratch.write_text(json.dumps(report))
-        scratch.replace(target)  # the benchmark waits for a write after each run
+        _flush(counter, directory)
         threading.Event().wait(FLUSH_S)
 
 
@@ -85,6 +90,7 @@ if os.environ.get("BENCH_PROBE_DIR"):
     _counter = CommandCounter()
     monitoring.register(_counter)  # before the worker creates its MongoClient (on first use)
     _count_redis()
+    atexit.register(_flush, _counter, Path(os.environ["BENCH_PROBE_DIR"]))  # short-lived commands
     threading.Thread(
         target=_flush_forever,
         args=(_counter, Path(os.environ["BENCH_PROBE_DIR"])),

@@ -10,14 +10,13 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from cli import polling
 from cli.console import err, out, say
 from job_importer import history
 from job_importer.broker import build_broker
 from job_importer.db import Store, open_store
 from job_importer.settings import FeedConfig, Settings, get_settings
 from job_importer.trigger import start_import
-
-POLL_S = 0.25
 
 
 def _feeds(settings: Settings, urls: list[str] | None) -> list[FeedConfig]:
@@ -33,7 +32,9 @@ def wait_for_batch(
     store: Store, batch_id: str, total: int, timeout_s: float, *, show_progress: bool
 ) -> list[dict[str, Any]]:
     """Poll the batch's runs until every one has finished (completed or failed)."""
-    deadline = time.monotonic() + timeout_s
+    started = time.monotonic()
+    deadline = started + timeout_s
+    schedule = polling.Schedule()
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
     with Progress(*columns, console=err, disable=not show_progress, transient=True) as progress:
         task = progress.add_task("importing", total=total)
@@ -48,7 +49,7 @@ def wait_for_batch(
                 return sorted(runs, key=lambda run: run["created_at"])
             if time.monotonic() > deadline:
                 raise TimeoutError(f"runs of {batch_id} still unfinished after {timeout_s:.0f} s")
-            time.sleep(POLL_S)
+            time.sleep(schedule.next_delay(time.monotonic() - started, polling.progress(runs, total)))
 
 
 def print_summary(summary: dict[str, Any]) -> None:

@@ -10,7 +10,10 @@ import random
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from urllib.parse import quote
 from xml.sax.saxutils import escape
+
+from devstack.realtext import LOCALES, SALARIES, SKILLS
 
 TITLES = [
     "Senior Python Engineer", "Data Scientist", "Product Designer", "Social Media Manager",
@@ -22,6 +25,8 @@ LOCATIONS = ["USA", "Europe", "Anywhere", "France", "UK", "Canada", "LATAM", "AP
 JOB_TYPES = ["Full-Time", "Part-Time", "Contract", "Internship"]
 CATEGORIES = ["Data Science", "Design & Multimedia", "Copywriting", "Business", "Management", "SMM"]
 BASE_TIME = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+
+TEXTS = ("ascii", "real")  # sample_jobs(text=...): pure ASCII, or real text as job feeds carry it
 
 
 @dataclass(frozen=True)
@@ -39,8 +44,13 @@ class SampleJob:
 
 
 def sample_jobs(
-    count: int, *, start: int = 1000, seed: int = 7, description_bytes: int = 600
+    count: int, *, start: int = 1000, seed: int = 7, description_bytes: int = 600, text: str = "ascii"
 ) -> list[SampleJob]:
+    """``count`` listings; ``text="real"``: with the non-ASCII text real feeds carry (``LOCALES``)."""
+    if text == "real":
+        return _real_text_jobs(count, start, seed, description_bytes)
+    if text != "ascii":
+        raise ValueError(f"text must be one of {TEXTS}, not {text!r}")
     rng = random.Random(seed)
     jobs = []
     for offset in range(count):
@@ -71,6 +81,38 @@ def sample_jobs(
     return jobs
 
 
+def _real_text_jobs(count: int, start: int, seed: int, description_bytes: int) -> list[SampleJob]:
+    rng = random.Random(seed)
+    weights = [locale.weight for locale in LOCALES]
+    jobs = []
+    for offset in range(count):
+        locale = rng.choices(LOCALES, weights)[0]
+        title, company = rng.choice(locale.titles), rng.choice(locale.companies)
+        paragraphs: list[str] = []
+        size = 0
+        while size < description_bytes:
+            sentence = locale.sentence.format(
+                title=escape(title), company=rng.choice(locale.companies), thing=rng.choice(locale.things),
+                place=rng.choice(locale.locations), years=rng.randint(2, 9), skill=rng.choice(SKILLS),
+                salary=rng.choice(SALARIES),
+            )  # fmt: skip
+            paragraphs.append(sentence)
+            size += len(sentence.encode())
+        jobs.append(
+            SampleJob(
+                number=start + offset,
+                title=f"{title} #{start + offset}",
+                company=company,
+                location=rng.choice(locale.locations),
+                job_type=rng.choice(JOB_TYPES),
+                category=rng.choice(CATEGORIES),
+                description="".join(paragraphs),
+                published=BASE_TIME - timedelta(minutes=17 * offset),
+            )
+        )
+    return jobs
+
+
 def edited(job: SampleJob, note: str = "(updated)") -> SampleJob:
     """The same listing with changed content (same identity)."""
     return replace(job, title=f"{job.title} {note}", description=job.description + f"<p>{note}</p>")
@@ -80,12 +122,13 @@ def _cdata(text: str) -> str:
     return "<![CDATA[" + text.replace("]]>", "]]]]><![CDATA[>") + "]]>"
 
 
+def _slug(title: str) -> str:
+    slug = title.lower().replace(" ", "-").replace("#", "")
+    return slug if slug.isascii() else quote(slug, safe="-")  # as real sites percent-encode them
+
+
 def jobicy_item(job: SampleJob, host: str = "jobicy.example") -> str:
-    link = (
-        job.link
-        if job.link is not None
-        else f"https://{host}/jobs/{job.number}-{job.title.lower().replace(' ', '-').replace('#', '')}"
-    )
+    link = job.link if job.link is not None else f"https://{host}/jobs/{job.number}-{_slug(job.title)}"
     guid = job.guid if job.guid is not None else f"https://{host}/?post_type=job_listing&p={job.number}"
     parts = [
         "<item>",

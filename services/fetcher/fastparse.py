@@ -84,6 +84,7 @@ _NOT_AT_FEED_LEVEL = frozenset(
 )
 _LINK_ENTITY = re.compile("&([A-Za-z0-9_]+);")
 _XML_VERSION = re.compile(rb"<\?xml\s+version\s*=\s*[\"']([^\"']*)[\"']")
+_C1_CONTROL = re.compile("[\x80-\x9f]")  # the only characters _cp1252 maps
 _ASCII_ENCODINGS = frozenset(
     {"us-ascii", "ascii", "iso-8859-1", "latin-1", "latin1", "windows-1252", "cp1252"}
 )
@@ -326,7 +327,8 @@ class _EntryReader:
         if not output.isascii():
             with suppress(UnicodeEncodeError, UnicodeDecodeError):  # not double-encoded after all
                 output = output.encode("iso-8859-1").decode("utf-8")
-            output = output.translate(_cp1252)
+            if _C1_CONTROL.search(output):  # translate() is slow per character: only when it maps one
+                output = output.translate(_cp1252)
         return output
 
     def store(self, key: str, value: Any, depth: int) -> None:

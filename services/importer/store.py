@@ -8,21 +8,25 @@ Classification of each item against the stored document:
 * different content hash           -> updated; new if this very run inserted it in an earlier
                                       fetch attempt (the feed changed in between)
 
-The write filter also requires the stored ``fetched_at`` to be older than ours, so a chunk
-delayed behind a newer run's chunk cannot overwrite newer content: MongoDB then rejects the
-upsert with a duplicate key, which we count as unchanged (superseded).
+The rewrite also requires the stored ``fetched_at`` to be older than ours, so a chunk delayed
+behind a newer run's chunk cannot overwrite newer content: the update then leaves the document
+as it is, and the item counts as unchanged (superseded).
 
-How, in one round trip: each item is one upsert by ``_id`` whose update is a pipeline that
-rewrites the document only when its content hash differs and its ``fetched_at`` is older, and
-otherwise leaves it as it is. MongoDB reports which items it inserted (new) and how many
-documents it modified (updated); the rest were matched and left alone (unchanged). The one
-case that reads alike but is not: items this run already wrote before this write (an earlier
+How, with one write operation per item: each item is one upsert by ``_id`` whose update is a
+pipeline that rewrites the document only when its content hash differs and its ``fetched_at``
+is older, and otherwise leaves it as it is. MongoDB reports which items it inserted (new) and
+how many documents it modified (updated); the rest were matched and left alone (unchanged). The
+one case that reads alike but is not: items this run already wrote before this write (an earlier
 delivery of the chunk, or an earlier attempt of the run's fetch), which must keep the outcome
-they have for the run. So the same bulk carries a no-op probe per item that matches only a
-document this run created or updated in an *earlier* write (another ``created_at`` /
-``updated_at``); if any probe matched, the items are read back and classified by the run that
-created or updated them. A chunk is one write; a redelivered chunk one write and one read. No
-write fails on purpose, so no error is built for unchanged items.
+they have for the run. So the upsert's filter also requires that the document was neither
+created nor updated by this run: for a document this run wrote before, the filter matches
+nothing, the upsert tries to insert it again and MongoDB rejects that with a duplicate key,
+item by item. Only then are those items read back and classified by the run that created or
+updated them; the ones whose content differs from what this run wrote before (a fetch attempt
+that saw a changed feed) are written once more without that condition. A chunk is one write; a
+redelivered chunk one write and one read (and a rewrite for content an earlier attempt wrote
+differently). Nothing fails on purpose on a first delivery, so no error is built for unchanged
+items.
 """
 
 from __future__ import annotations
@@ -55,38 +59,67 @@ def write_items(
 ) -> ChunkOutcome:
     """Upsert a chunk's valid items and classify each one exactly once."""
     outcome = ChunkOutcome()
-    if not items:
-        return outcome
+    if items:
+        _write(store, run_id, feed_url, fetched_at, items, outcome, retry_raced=True)
+    return outcome
+
+
+def _write(
+    store: Store,
+    run_id: str,
+    feed_url: str,
+    fetched_at: datetime,
+    items: list[JobItem],
+    outcome: ChunkOutcome,
+    *,
+    retry_raced: bool,
+) -> None:
     written_at = now()
-    ops = [_upsert(item, run_id, feed_url, fetched_at, written_at) for item in items]
-    ops += [_replay_probe(item, run_id, written_at) for item in items]
-    result = _bulk_write(store, ops)
-    matched_before: list[JobItem] = []  # items whose document existed before this write
+    result = _bulk_write(store, [_upsert(item, run_id, feed_url, fetched_at, written_at) for item in items])
+    written_before: list[JobItem] = []  # by this run, in an earlier write
     for index, item in enumerate(items):
         error = result.errors.get(index)
-        if error is not None:
+        if error is not None and error.get("code") == DUPLICATE_KEY:
+            written_before.append(item)
+        elif error is not None:
             outcome.counts["failed"] += 1
             outcome.failures.append(_rejected(item, error))
         elif index in result.upserted:
             outcome.counts["new"] += 1
-        else:
-            matched_before.append(item)
-    probes_matched = result.matched - len(matched_before)
-    probes_failed = any(index >= len(items) for index in result.errors)
-    if probes_matched or probes_failed:
-        _classify_written_before(store, run_id, matched_before, outcome)
-    elif matched_before:
-        if result.modified:
-            outcome.counts["updated"] += result.modified
-        if len(matched_before) > result.modified:
-            outcome.counts["unchanged"] += len(matched_before) - result.modified
-    return outcome
+    matched = len(items) - len(result.errors) - len(result.upserted)
+    if result.modified:
+        outcome.counts["updated"] += result.modified
+    if matched > result.modified:
+        outcome.counts["unchanged"] += matched - result.modified
+    if not written_before:
+        return
+    changed, raced = _classify_written_before(store, run_id, written_before, outcome, retry_raced)
+    if changed:  # an earlier fetch attempt of this run wrote other content: ours is newer
+        rewrites = [
+            _upsert(item, run_id, feed_url, fetched_at, written_at, only_if_not_written=False)
+            for item in changed
+        ]
+        _bulk_write(store, rewrites)
+    if raced:  # another run inserted them at the same moment: now they are there to compare with
+        _write(store, run_id, feed_url, fetched_at, raced, outcome, retry_raced=False)
+
+
+DUPLICATE_KEY = 11000
 
 
 def _upsert(
-    item: JobItem, run_id: str, feed_url: str, fetched_at: datetime, written_at: datetime
+    item: JobItem,
+    run_id: str,
+    feed_url: str,
+    fetched_at: datetime,
+    written_at: datetime,
+    *,
+    only_if_not_written: bool = True,
 ) -> UpdateOne:
-    """Insert the item, or rewrite the document if it changed and ours is the newer fetch."""
+    """Insert the item, or rewrite the document if it changed and ours is the newer fetch.
+
+    ``only_if_not_written``: only a document this run neither created nor updated; for one it
+    did, MongoDB rejects the upsert with a duplicate key (the item was written before)."""
     fields = item.model_dump(exclude={"id"})
     fields.update(feed_url=feed_url, fetched_at=fetched_at, updated_at=written_at, updated_run=run_id)
     changed = {
@@ -94,42 +127,43 @@ def _upsert(
     }  # a missing fetched_at (a new document) is lower than any date
     created = {"created_at": written_at, "created_run": run_id}
     rewritten = {"$mergeObjects": [{"$literal": created}, "$$ROOT", {"$literal": fields}]}
-    return UpdateOne(
-        {"_id": item.id}, [{"$replaceWith": {"$cond": [changed, rewritten, "$$ROOT"]}}], upsert=True
-    )
+    selector: dict[str, Any] = {"_id": item.id}
+    if only_if_not_written:
+        selector.update(created_run={"$ne": run_id}, updated_run={"$ne": run_id})
+    return UpdateOne(selector, [{"$replaceWith": {"$cond": [changed, rewritten, "$$ROOT"]}}], upsert=True)
 
 
-def _replay_probe(item: JobItem, run_id: str, written_at: datetime) -> UpdateOne:
-    """Matches (without changing anything) only what this run wrote before this write."""
-    return UpdateOne(
-        {
-            "_id": item.id,
-            "$or": [
-                {"created_run": run_id, "created_at": {"$ne": written_at}},
-                {"updated_run": run_id, "updated_at": {"$ne": written_at}},
-            ],
-        },
-        [{"$replaceWith": "$$ROOT"}],
-    )
-
-
-def _classify_written_before(store: Store, run_id: str, items: list[JobItem], outcome: ChunkOutcome) -> None:
-    """Items this run wrote before: what it created is new, what it updated is updated (in any
-    delivery or fetch attempt); the rest is unchanged (as it was, or superseded by a newer fetch)."""
+def _classify_written_before(
+    store: Store, run_id: str, items: list[JobItem], outcome: ChunkOutcome, retry_raced: bool
+) -> tuple[list[JobItem], list[JobItem]]:
+    """Items whose upsert found a document of that ``_id`` it could not match: what this run
+    created is new, what it updated is updated (in any delivery or fetch attempt). Returns the
+    ones whose stored content is not this item's, and the ones another run wrote (a concurrent
+    insert beat ours: they are written again when ``retry_raced``, else count as unchanged)."""
     docs = {
         doc["_id"]: doc
         for doc in store.jobs.find(
-            {"_id": {"$in": [item.id for item in items]}}, {"created_run": 1, "updated_run": 1}
+            {"_id": {"$in": [item.id for item in items]}},
+            {"created_run": 1, "updated_run": 1, "content_hash": 1},
         )
     }
+    changed: list[JobItem] = []
+    raced: list[JobItem] = []
     for item in items:
         doc = docs.get(item.id) or {}
         if doc.get("created_run") == run_id:
             outcome.counts["new"] += 1
         elif doc.get("updated_run") == run_id:
             outcome.counts["updated"] += 1
+        elif retry_raced:
+            raced.append(item)
+            continue
         else:
             outcome.counts["unchanged"] += 1
+            continue
+        if doc.get("content_hash") != item.content_hash:
+            changed.append(item)
+    return changed, raced
 
 
 @dataclass

@@ -16,10 +16,12 @@ def test_quick_benchmark_report_is_complete_and_sane(tmp_path: Path, capsys) -> 
     assert "## Parse stage" in printed and "## End to end" in printed
     assert (tmp_path / "report.json").stat().st_size > 0
 
-    assert set(report["parse"]["parsers"]) == PARSERS
-    for result in report["parse"]["parsers"].values():
-        rates = result["items_per_cpu_s"]
-        assert 0 < rates["min"] <= rates["median"] <= rates["max"] and len(rates["runs"]) == 2
+    assert set(report["parse"]) == {"ascii", "real"}  # both kinds of text by default
+    for parse in report["parse"].values():
+        assert set(parse["parsers"]) == PARSERS
+        for result in parse["parsers"].values():
+            rates = result["items_per_cpu_s"]
+            assert 0 < rates["min"] <= rates["median"] <= rates["max"] and len(rates["runs"]) == 2
 
     assert "## Source formats" in printed
     assert set(report["formats"]["formats"]) == {
@@ -32,8 +34,10 @@ def test_quick_benchmark_report_is_complete_and_sane(tmp_path: Path, capsys) -> 
     total = config["feeds"] * config["items"]
     invalid = config["feeds"] * (config["items"] // feeds.INVALID_EVERY)
     changed = config["feeds"] * len(range(0, config["items"], feeds.CHANGED_EVERY))
-    assert set(report["e2e"]["importers"]) == {"1", "2"}
-    for result in report["e2e"]["importers"].values():
+    assert set(report["e2e"]) == {"ascii", "real"}
+    results = [result for e2e in report["e2e"].values() for result in e2e["importers"].values()]
+    assert len(results) == 4  # 1 and 2 importers, for each text
+    for result in results:
         first, again = result["scenarios"]["first import"], result["scenarios"]["re-import, 10% changed"]
         assert first["items"] == again["items"] == total
         assert first["outcomes"] == {

@@ -48,3 +48,13 @@ def test_an_older_fetch_never_overwrites_newer_content(store) -> None:
     late = write_items(store, "run-old", "http://f", fetched - timedelta(minutes=5), [item(1, "Older")])
     assert late.counts == {"unchanged": 1}
     assert store.jobs.find_one({"_id": "src#1"})["title"] == "Newer 1"
+
+
+def test_a_later_fetch_attempt_of_the_same_run_writes_its_changed_content(store) -> None:
+    fetched = now()
+    first = write_items(store, "run-1", "http://f", fetched, [item(1), item(2)])
+    retried = [item(1, "Changed"), item(2)]  # the run's fetch was retried and the feed had changed
+    second = write_items(store, "run-1", "http://f", fetched + timedelta(seconds=1), retried)
+    assert first.counts == second.counts == {"new": 2}  # created by this run, whichever attempt
+    assert store.jobs.find_one({"_id": "src#1"})["title"] == "Changed 1"
+    assert store.jobs.find_one({"_id": "src#2"})["title"] == "Engineer 2"

@@ -65,3 +65,32 @@ def test_a_redelivered_chunk_is_one_write_and_one_read(watched: tuple[Store, Com
     replay = write_items(store, "run-2", "http://f", fetched + timedelta(seconds=1), chunk)
     assert first.counts == replay.counts == {"updated": 1, "unchanged": 1, "new": 1}
     assert commands.take() == ["update", "find"]
+
+
+class Updates(Commands):
+    """Also the number of write operations in each update command."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.operations: list[int] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        super().started(event)
+        if event.command_name == "update":
+            self.operations.append(len(event.command["updates"]))
+
+
+def test_each_item_is_one_write_operation_on_first_import_and_re_import(
+    settings: Settings, store: Store
+) -> None:
+    updates = Updates()
+    client: MongoClient = MongoClient(settings.mongodb_url, event_listeners=[updates], tz_aware=True)
+    watched = Store(client[settings.mongodb_db])
+    fetched = now()
+    try:
+        write_items(watched, "run-1", "http://f", fetched, [item(n) for n in range(40)])
+        again = [item(0, "Lead"), *[item(n) for n in range(1, 40)]]
+        write_items(watched, "run-2", "http://f", fetched + timedelta(seconds=1), again)
+    finally:
+        client.close()
+    assert updates.operations == [40, 40]
