@@ -46,6 +46,8 @@ from job_importer.db import Store
 from job_importer.failed_items import ItemFailure
 from job_importer.history import now
 
+DUPLICATE_KEY = 11000  # MongoDB's error code: here, an upsert that found this run's own document
+
 
 @dataclass
 class ChunkOutcome:
@@ -102,9 +104,6 @@ def _write(
         _bulk_write(store, rewrites)
     if raced:  # another run inserted them at the same moment: now they are there to compare with
         _write(store, run_id, feed_url, fetched_at, raced, outcome, retry_raced=False)
-
-
-DUPLICATE_KEY = 11000
 
 
 def _upsert(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 from job_importer.contract import JobItem, content_hash
@@ -58,3 +59,25 @@ def test_a_later_fetch_attempt_of_the_same_run_writes_its_changed_content(store)
     assert first.counts == second.counts == {"new": 2}  # created by this run, whichever attempt
     assert store.jobs.find_one({"_id": "src#1"})["title"] == "Changed 1"
     assert store.jobs.find_one({"_id": "src#2"})["title"] == "Engineer 2"
+
+
+def test_two_runs_writing_the_same_new_items_at_once_count_each_item_once(store) -> None:
+    """Overlapping runs: whichever insert wins, the newer fetch's content ends up stored and each
+    run counts every item exactly once (a lost insert race is written again, not miscounted)."""
+    fetched = now()
+    count = 300
+    outcomes = {}
+
+    def write(run: str, title: str, at) -> None:
+        outcomes[run] = write_items(store, run, "http://f", at, [item(n, title) for n in range(count)])
+
+    older = threading.Thread(target=write, args=("run-old", "Old", fetched))
+    newer = threading.Thread(target=write, args=("run-new", "New", fetched + timedelta(seconds=1)))
+    for thread in (older, newer):
+        thread.start()
+    for thread in (older, newer):
+        thread.join()
+    old, new = outcomes["run-old"].counts, outcomes["run-new"].counts
+    assert old["new"] + new["new"] == count
+    assert old["new"] + old["unchanged"] == count and new["new"] + new["updated"] == count
+    assert store.jobs.count_documents({"title": {"$regex": "^New "}}) == count
