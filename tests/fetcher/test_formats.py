@@ -421,3 +421,12 @@ def test_unsupported_documents_get_a_reason_naming_them(data: bytes, content_typ
     with pytest.raises(FeedParseError, match=None) as caught:
         read(data, content_type=content_type)
     assert reason in str(caught.value)
+
+
+def test_the_first_byte_wins_over_a_wrong_content_type() -> None:
+    rss = Document(
+        (FIXTURES / "jobicy_two_items.xml").read_bytes(), "application/json", "https://x.example/f"
+    )
+    assert detect(rss, rss.url) == "rss"
+    feed = Document(body("jsonfeed11.json"), "text/xml", "https://x.example/f")
+    assert detect(feed, feed.url) == "jsonfeed"
