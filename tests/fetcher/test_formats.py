@@ -346,8 +346,9 @@ def test_xml_mapping_over_the_jobxml_defaults() -> None:
         "items": "listing",
         "fields": {"guid": "@code", "title": "heading", "city": "place/@town"},
     }
-    [item] = items(read(data, **feed)).items
+    [item] = items(read(data.replace(b"</listing>", b"<oven>stone</oven></listing>"), **feed)).items
     assert (item.guid, item.title, item.city) == ("X1", "Baker", "Graz")
+    assert item.extra == {"oven": "stone"}  # what the mapping read is not kept twice
 
 
 def test_a_bad_mapping_is_a_clear_configuration_error() -> None:

@@ -75,7 +75,8 @@ def _entry(item: Any, feed: FeedConfig, document: Document, personio: str | None
     if not link and personio and text(values.get("guid")):
         link = f"{personio}/job/{text(values['guid'])}"
     values["link"] = urljoin(document.url, link) if link and document.url else link
-    extra = {key: value for key, value in item.items() if key not in _READ and isinstance(value, str)}
+    read = _READ | {path.strip("/").split("/")[0].lower() for path in feed.fields.values()}
+    extra = {key: value for key, value in item.items() if key not in read and isinstance(value, str)}
     return raw_entry_from(values, extra)
 
 
