@@ -31,17 +31,28 @@ log = logging.getLogger(__name__)
 
 
 # feedparser files both RSS <guid> and <id> under entry.id, the later element winning. Keep the
-# <guid> text on its own so the identity rule (guid, else link, else id) is explicit.
-def _end_guid(self: Any) -> None:
-    value = self.pop("id")
-    self._save("guidislink", self.guidislink and "link" not in self._get_context())
-    if self.guidislink:
-        self._save("link", value)
-    if self.inentry and value:
-        self._get_context()["rss_guid"] = value
+# <guid> text on its own so the identity rule (guid, else link, else id) is explicit. And an
+# identity is not a link: a guid or id is kept as written, never resolved against the response
+# URL or xml:base (so a feed that moves keeps its listings' ids); only its copy as the entry's
+# link (a permalink guid standing in for <link>) is resolved.
+def _identity_end(rss_guid: bool) -> Any:
+    def end(self: Any) -> None:
+        base, self.baseuri = self.baseuri, ""
+        try:
+            value = self.pop("id")
+        finally:
+            self.baseuri = base
+        self._save("guidislink", self.guidislink and "link" not in self._get_context())
+        if self.guidislink:
+            self._save("link", self.resolve_uri(value) if value else value)
+        if rss_guid and self.inentry and value:
+            self._get_context()["rss_guid"] = value
+
+    return end
 
 
-setattr(Namespace, "_end_guid", _end_guid)  # noqa: B010 (a patch, on purpose)
+setattr(Namespace, "_end_guid", _identity_end(rss_guid=True))  # noqa: B010 (a patch, on purpose)
+setattr(Namespace, "_end_id", _identity_end(rss_guid=False))  # noqa: B010
 
 
 def parse_feed(body: bytes, *, fast: bool = True, content_type: str = "", base_url: str = "") -> ParsedFeed:

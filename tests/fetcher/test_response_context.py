@@ -74,6 +74,23 @@ def test_relative_links_resolve_against_the_final_url(fast: bool) -> None:
         "https://jobs.example/feeds/jobs/2",
         "https://elsewhere.example/x",
     ]
+    assert entries[1].guid == "jobs/2"  # an identity is kept as written: a moved feed keeps its ids
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "feedparser"])
+def test_guids_and_atom_ids_are_never_resolved(fast: bool) -> None:
+    rss = (
+        b'<rss version="2.0"><channel><title>t</title><item><title>A</title><guid>12345</guid></item>'
+        b"</channel></rss>"
+    )
+    [item] = parse_feed(rss, fast=fast, base_url=BASE).entries
+    assert (item.guid, item.link) == ("12345", "https://jobs.example/feeds/12345")
+    atom = (
+        b'<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>'
+        b"<id>feed-1</id><entry><title>B</title><id>entry-7</id></entry></feed>"
+    )
+    [entry] = parse_feed(atom, fast=fast, base_url=BASE).entries
+    assert (entry.guid, entry.id) == ("entry-7", "entry-7")
 
 
 def test_xml_base_applies_on_top_of_the_final_url() -> None:
