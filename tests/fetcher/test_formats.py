@@ -431,3 +431,14 @@ def test_the_first_byte_wins_over_a_wrong_content_type() -> None:
     assert detect(rss, rss.url) == "rss"
     feed = Document(body("jsonfeed11.json"), "text/xml", "https://x.example/f")
     assert detect(feed, feed.url) == "jsonfeed"
+
+
+def test_every_feed_of_feedparsers_corpus_is_still_read_as_rss() -> None:
+    corpus = sorted((FIXTURES.parents[1] / ".tools" / "feedparser-corpus" / "tests").rglob("*.xml"))
+    assert len(corpus) > 2000, "feedparser's corpus is missing: run ./scripts/feedparser-corpus.sh"
+    misread = [
+        path.name
+        for path in corpus
+        if detect(Document(path.read_bytes(), "", "https://c.example/f"), "") != "rss"
+    ]
+    assert misread == []
