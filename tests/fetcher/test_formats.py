@@ -199,6 +199,14 @@ def test_json_feed_1_1() -> None:
     assert failure.reason == "item is str, not an object"
 
 
+def test_an_item_of_an_unexpected_shape_fails_alone() -> None:
+    data = b'{"version": "https://jobsfeed.org/x", "jobs": [{"id": 1, "title": "A", "departments": 7}, {"id": 2, "title": "B"}]}'
+    normalized = items(read(data, format="greenhouse"))
+    assert [item.guid for item in normalized.items] == ["2"]
+    [failure] = normalized.failures
+    assert failure.reason.startswith("unreadable item (TypeError")
+
+
 def test_greenhouse() -> None:
     first, second = items(read(body("greenhouse.json"), format="greenhouse")).items
     assert fields(first) == {
