@@ -1,8 +1,9 @@
 """What a response's ``Content-Type`` header says: the media type and the charset.
 
 RFC 7303 §3: for XML, a charset given in the HTTP header wins over the document's own XML
-declaration (and over a BOM only when they disagree, which we leave to the decoder). Both parse
-paths read the charset from here, so they agree on the one rule.
+declaration. A byte order mark wins over both (:func:`xml_charset`): it can't be there by
+accident, while a header's charset is often a server's default. Every XML reader takes the
+charset from here, so all agree on the one rule.
 """
 
 from __future__ import annotations
@@ -14,6 +15,17 @@ from email.message import Message
 def media_type(content_type: str) -> str:
     """``application/rss+xml`` from ``Application/RSS+XML; charset=utf-8``; "" when absent."""
     return content_type.split(";", 1)[0].strip().lower()
+
+
+_BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+
+
+def xml_charset(body: bytes, content_type: str) -> str | None:
+    """The charset an XML body is to be decoded with when the header decides it: the header's,
+    unless the body starts with a BOM (None: the parser sniffs the BOM, else the declaration)."""
+    if body.startswith(_BOMS):
+        return None
+    return header_charset(content_type)
 
 
 def header_charset(content_type: str) -> str | None:

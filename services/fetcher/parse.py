@@ -25,7 +25,7 @@ from feedparser.namespaces._base import Namespace
 
 from services.fetcher.entries import FeedParseError, ParsedFeed, raw_entry
 from services.fetcher.fastparse import parse_fast
-from services.fetcher.mediatype import header_charset
+from services.fetcher.mediatype import xml_charset
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ def parse_feed(body: bytes, *, fast: bool = True, content_type: str = "", base_u
     ``content_type`` is the response's Content-Type header, ``base_url`` its final URL."""
     if fast:
         try:
-            parsed = parse_fast(body, charset=header_charset(content_type), base_url=base_url)
+            parsed = parse_fast(body, charset=xml_charset(body, content_type), base_url=base_url)
         except Exception:  # a bug there must cost speed, never the feed
             log.exception("the fast parse path failed; parsing with feedparser instead")
             parsed = None
@@ -89,7 +89,7 @@ def parse_with_feedparser(body: bytes, *, content_type: str = "", base_url: str 
         body,
         sanitize_html=False,
         resolve_relative_uris=False,  # inside HTML content; links themselves are resolved
-        response_headers=_response_headers(content_type, base_url),
+        response_headers=_response_headers(xml_charset(body, content_type), base_url),
     )
     entries = [raw_entry(entry) for entry in parsed.entries]
     if not parsed.get("version") and not entries:
@@ -102,12 +102,12 @@ def parse_with_feedparser(body: bytes, *, content_type: str = "", base_url: str 
     return ParsedFeed(entries=entries, format=parsed.get("version") or "unknown", warning=warning)
 
 
-def _response_headers(content_type: str, base_url: str) -> dict[str, str]:
-    """What feedparser is told of the response. Only the header's charset is passed on (as XML,
+def _response_headers(charset: str | None, base_url: str) -> dict[str, str]:
+    """What feedparser is told of the response. Only the header's charset (unless a BOM
+    overrides it: mediatype.xml_charset) is passed on (as XML,
     so feedparser applies it as RFC 7303 says); without one it sniffs the BOM and declaration as
     it does for bytes (an XML type without a charset: BOM, then declaration, then UTF-8). The
     media type itself was looked at before (the format layer)."""
-    charset = header_charset(content_type)
     if not (base_url or charset):
         return {}
     headers = {"content-type": f"application/xml; charset={charset}" if charset else "application/xml"}

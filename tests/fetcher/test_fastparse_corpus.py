@@ -18,7 +18,7 @@ from devstack.samplefeeds import atom_feed, edited, jobicy_feed, plain_rss_feed,
 from job_importer.settings import FeedConfig
 from services.fetcher.entries import ParsedFeed
 from services.fetcher.fastparse import parse_fast
-from services.fetcher.mediatype import header_charset
+from services.fetcher.mediatype import xml_charset
 from services.fetcher.normalize import normalize
 from services.fetcher.parse import parse_with_feedparser
 
@@ -58,7 +58,7 @@ RESPONSES = {
 
 def check(body: bytes, content_type: str = "", base_url: str = "") -> bool:
     """Compare the two paths on one document; True when the fast path accepted it."""
-    fast = parse_fast(body, charset=header_charset(content_type), base_url=base_url)
+    fast = parse_fast(body, charset=xml_charset(body, content_type), base_url=base_url)
     if fast is None:
         return False
     with warnings.catch_warnings():

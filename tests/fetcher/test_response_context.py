@@ -3,6 +3,7 @@ declaration (RFC 7303), and relative links resolve against the final URL and ``x
 
 from __future__ import annotations
 
+import codecs
 import warnings
 
 import pytest
@@ -51,6 +52,16 @@ def test_the_header_charset_wins_over_the_declaration(declaration: bytes, fast: 
     )
     assert parsed.entries[0].title == TITLE
     assert parsed.warning is None
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "feedparser"])
+def test_a_bom_wins_over_the_header_charset(fast: bool) -> None:
+    utf16 = ('<?xml version="1.0" encoding="UTF-16"?>' + cp1251_feed(b"").decode("cp1251")).encode("utf-16")
+    parsed = parse_feed(utf16, fast=fast, content_type="application/rss+xml; charset=utf-8")
+    assert (parsed.entries[0].title, parsed.warning) == (TITLE, None)
+    utf8 = codecs.BOM_UTF8 + cp1251_feed(b"").decode("cp1251").encode("utf-8")
+    parsed = parse_feed(utf8, fast=fast, content_type="text/xml; charset=windows-1251")
+    assert (parsed.entries[0].title, parsed.warning) == (TITLE, None)
 
 
 def test_without_a_header_charset_the_declaration_still_counts() -> None:
