@@ -381,6 +381,7 @@ def test_a_bad_mapping_is_a_clear_configuration_error() -> None:
         ("https://www.workable.com/api/accounts/acme?details=true", "workable"),
         ("https://acme.recruitee.com/o/some-job", None),
         ("https://jobicy.com/?feed=job_feed", None),
+        ("http://[::1/feed", None),  # malformed: left to the download to name
     ],
 )
 def test_api_sources_are_recognised_by_host(url: str, expected: str | None) -> None:

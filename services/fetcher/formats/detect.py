@@ -35,8 +35,11 @@ _ROOT = re.compile(rb"<(?:[A-Za-z_][\w.\-]*:)?([A-Za-z_][\w.\-]*)")
 
 def api_format(url: str) -> str | None:
     """The ATS API a URL belongs to, from its host (and path); None for any other URL."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+    except ValueError:  # a malformed URL ("http://[::1"): the download names the problem
+        return None
     path = parts.path.lower()
     if host == "boards-api.greenhouse.io":
         return "greenhouse"
