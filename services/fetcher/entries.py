@@ -52,8 +52,9 @@ class RawEntry:
 @dataclass
 class ParsedFeed:
     entries: list[RawEntry]
-    format: str  # e.g. "rss20", "atom10"
+    format: str  # e.g. "rss20", "atom10", "jobxml", "greenhouse"
     warning: str | None = None  # set when a malformed feed was parsed anyway
+    reader: str = "rss"  # the source-format adapter that read it (services/fetcher/formats)
 
 
 class FeedParseError(Exception):

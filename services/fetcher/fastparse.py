@@ -323,7 +323,8 @@ class _EntryReader:
         """pop(): strip, resolve URI-valued elements, undo mojibake, map cp1252 controls."""
         output = text.strip()
         if name in _CAN_BE_RELATIVE and (name != "id" or self.guidislink):
-            output = self.document.resolve(output)
+            # an identity is kept as written (our patched _end_guid/_end_id): no base URI
+            output = _NO_BASE(output) if name == "id" else self.document.resolve(output)
         if not output.isascii():
             with suppress(UnicodeEncodeError, UnicodeDecodeError):  # not double-encoded after all
                 output = output.encode("iso-8859-1").decode("utf-8")
@@ -409,14 +410,15 @@ class _EntryReader:
         self.data["link"] = value
 
     def guid(self, element: etree._Element, depth: int, rss_guid: bool = True) -> None:
-        """_start_guid and our patched _end_guid (``id`` keeps feedparser's own _end_id)."""
+        """_start_guid and our patched _end_guid / _end_id: the identity as written, its copy as
+        the link resolved."""
         attrs = self.attrs(element)
         self.guidislink = attrs.get("ispermalink", "true") == "true"
         value = self.finish(self.leaf_text(element), "id")
         self.store("id", value, depth)
         self.data.setdefault("guidislink", self.guidislink and "link" not in self.data)
         if self.guidislink:
-            self.data.setdefault("link", value)
+            self.data.setdefault("link", self.document.resolve(value) if value else value)
         if rss_guid and value:
             self.data["rss_guid"] = value
 
@@ -731,3 +733,6 @@ def parse_date(value: str) -> datetime | time.struct_time | None:
         except (ValueError, OverflowError):
             pass
     return _parse_date(value)
+
+
+_NO_BASE = _Resolver("")

@@ -9,6 +9,7 @@ never fails an otherwise good listing (its text stays in ``salary`` or ``extra``
 from __future__ import annotations
 
 import calendar
+import math
 import re
 import time
 from datetime import UTC, datetime
@@ -82,7 +83,7 @@ def amount(value: object) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        return float(value) if value >= 0 else None
+        return _finite(value)
     if not isinstance(value, str):
         return None
     match = _AMOUNT.search(value)
@@ -96,9 +97,17 @@ def amount(value: object) -> float | None:
     else:
         digits = digits.replace(",", "")  # 120,000
     try:
-        return float(digits)
+        return _finite(float(digits))
     except ValueError:
         return None
+
+
+def _finite(value: float) -> float | None:
+    try:
+        number = float(value)
+    except OverflowError:  # an integer too large for a float
+        return None
+    return number if 0 <= number < math.inf else None
 
 
 def date(value: object) -> datetime | None:

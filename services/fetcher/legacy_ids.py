@@ -1,17 +1,22 @@
-"""Moving listings stored under an Atom entry's link to the id its ``atom:id`` gives it now.
+"""Moving listings stored under an id an earlier version gave them to the id they have now.
 
-Atom entries used to be identified like RSS items (guid, else link, else id), so an entry with
-both a link and an ``atom:id`` was stored as ``{source}#{link}``; now ``atom:id`` comes first
-(RFC 4287 §4.2.6). Without a move, the first run after the upgrade would insert every such
-entry again under its new id and leave the old document behind: one entry, two documents.
+Two rules changed how RSS/Atom entries are identified:
 
-The stored documents don't keep the ``atom:id`` (it was the part of the entry we didn't use),
-so the move can't be computed from the database alone: it runs where both ids are known, in
-the fetch of an Atom feed, before its items are sent. It is idempotent and cheap once done
-(one indexed ``$in`` query per 500 items that finds nothing): a document found under the old
-id is copied to the new one and deleted; if the new one exists already (an import ran before
-the move), the old one is the duplicate and is deleted. A crash between the two steps leaves
-both, which the next run finishes the same way.
+* Atom entries used to be identified like RSS items (guid, else link, else id), so an entry
+  with both a link and an ``atom:id`` was stored as ``{source}#{link}``; now ``atom:id`` comes
+  first (RFC 4287 §4.2.6).
+* Relative links used to be kept as written (``/jobs/7``) and, for entries without a guid,
+  became the id; now they are resolved against the response's URL (``https://host/jobs/7``).
+
+Without a move, the first run after the upgrade would insert such entries again under their
+new ids and leave the old documents behind: one entry, two documents. The stored documents
+don't keep what the old id was computed from (the ``atom:id``, the link as written), so the move
+can't be done from the database alone: it runs where both ids are known, in the fetch of an
+RSS/Atom feed, before its items are sent. It is idempotent and cheap once done (one indexed
+``$in`` query per 500 candidate ids, finding nothing): a document found under an old id is
+copied to the new one and deleted; if the new one exists already (an import ran before the
+move), the old one is the duplicate and is deleted. A crash between the two steps leaves both,
+which the next run finishes the same way.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable
 from contextlib import suppress
+from urllib.parse import urlsplit
 
 from pymongo.errors import DuplicateKeyError
 
@@ -28,22 +34,35 @@ from job_importer.db import Store
 BATCH = 500
 
 
-def legacy_id(item: JobItem) -> str | None:
-    """The id the old rule (link before ``atom:id``) gave this Atom item; None when the same."""
-    if item.link and item.link != item.guid:
-        return job_id(item.source, item.link)
-    return None
+def legacy_ids(item: JobItem, *, atom: bool, base_url: str = "") -> list[str]:
+    """The ids earlier versions may have stored this RSS/Atom item under (none when the same)."""
+    parts = urlsplit(base_url)
+    origin = f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+    def as_written(link: str) -> list[str]:
+        """The link itself, and the path-absolute form it may have had in the feed."""
+        forms = [link]
+        if origin and link.startswith(origin + "/"):
+            forms.append(link[len(origin) :])
+        return forms
+
+    found: list[str] = []
+    if atom and item.link and item.link != item.guid:
+        found += as_written(item.link)  # identified by its link before atom:id came first
+    if item.link and item.guid == item.link:
+        found += as_written(item.link)[1:]  # identified by its link as written
+    return [job_id(item.source, guid) for guid in found if guid != item.guid]
 
 
-def adopt_legacy_ids(store: Store, items: Iterable[JobItem]) -> int:
+def adopt_legacy_ids(store: Store, items: Iterable[JobItem], *, atom: bool, base_url: str = "") -> int:
     """Re-key the documents stored under the items' legacy ids; the number of documents moved."""
     items = list(items)
     current = {item.id for item in items}
     by_legacy: dict[str, JobItem] = {}
     for item in items:
-        old = legacy_id(item)
-        if old is not None and old not in current:  # never touch another entry's document
-            by_legacy.setdefault(old, item)
+        for old in legacy_ids(item, atom=atom, base_url=base_url):
+            if old not in current:  # never touch another entry's document
+                by_legacy.setdefault(old, item)
     moved = 0
     for batch in itertools.batched(by_legacy, BATCH, strict=False):
         for doc in store.jobs.find({"_id": {"$in": list(batch)}}):

@@ -1,9 +1,9 @@
 """What a response's ``Content-Type`` header says: the media type and the charset.
 
 RFC 7303 §3: for XML, a charset given in the HTTP header wins over the document's own XML
-declaration; a byte order mark wins over both (§3.3, and the WHATWG encoding sniffing rule),
-since a server's default ``charset=utf-8`` is often wrong and a BOM never is. Both parse paths
-and every format read the charset from :func:`document_charset`, so they agree on the one rule.
+declaration. A byte order mark wins over both (:func:`xml_charset`): it can't be there by
+accident, while a header's charset is often a server's default. Every XML reader takes the
+charset from here, so all agree on the one rule.
 """
 
 from __future__ import annotations
@@ -15,6 +15,17 @@ from email.message import Message
 def media_type(content_type: str) -> str:
     """``application/rss+xml`` from ``Application/RSS+XML; charset=utf-8``; "" when absent."""
     return content_type.split(";", 1)[0].strip().lower()
+
+
+_BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+
+
+def xml_charset(body: bytes, content_type: str) -> str | None:
+    """The charset an XML body is to be decoded with when the header decides it: the header's,
+    unless the body starts with a BOM (None: the parser sniffs the BOM, else the declaration)."""
+    if body.startswith(_BOMS):
+        return None
+    return header_charset(content_type)
 
 
 def header_charset(content_type: str) -> str | None:
@@ -30,15 +41,3 @@ def header_charset(content_type: str) -> str | None:
         return codecs.lookup(charset.strip().strip("'\"")).name
     except LookupError:
         return None
-
-
-#: Byte order marks; a document that starts with one is decoded by it, whatever the header says.
-BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
-
-
-def document_charset(content_type: str, body: bytes) -> str | None:
-    """The charset to decode ``body`` with: None when it starts with a BOM (the decoders follow
-    the BOM) or the header names none (then the declaration counts), else the header's."""
-    if body.startswith(BOMS):
-        return None
-    return header_charset(content_type)

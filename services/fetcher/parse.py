@@ -25,24 +25,35 @@ from feedparser.namespaces._base import Namespace
 
 from services.fetcher.entries import FeedParseError, ParsedFeed, raw_entry
 from services.fetcher.fastparse import parse_fast
-from services.fetcher.mediatype import document_charset
+from services.fetcher.mediatype import xml_charset
 from services.fetcher.xmlguard import check_entity_expansion
 
 log = logging.getLogger(__name__)
 
 
 # feedparser files both RSS <guid> and <id> under entry.id, the later element winning. Keep the
-# <guid> text on its own so the identity rule (guid, else link, else id) is explicit.
-def _end_guid(self: Any) -> None:
-    value = self.pop("id")
-    self._save("guidislink", self.guidislink and "link" not in self._get_context())
-    if self.guidislink:
-        self._save("link", value)
-    if self.inentry and value:
-        self._get_context()["rss_guid"] = value
+# <guid> text on its own so the identity rule (guid, else link, else id) is explicit. And an
+# identity is not a link: a guid or id is kept as written, never resolved against the response
+# URL or xml:base (so a feed that moves keeps its listings' ids); only its copy as the entry's
+# link (a permalink guid standing in for <link>) is resolved.
+def _identity_end(rss_guid: bool) -> Any:
+    def end(self: Any) -> None:
+        base, self.baseuri = self.baseuri, ""
+        try:
+            value = self.pop("id")
+        finally:
+            self.baseuri = base
+        self._save("guidislink", self.guidislink and "link" not in self._get_context())
+        if self.guidislink:
+            self._save("link", self.resolve_uri(value) if value else value)
+        if rss_guid and self.inentry and value:
+            self._get_context()["rss_guid"] = value
+
+    return end
 
 
-setattr(Namespace, "_end_guid", _end_guid)  # noqa: B010 (a patch, on purpose)
+setattr(Namespace, "_end_guid", _identity_end(rss_guid=True))  # noqa: B010 (a patch, on purpose)
+setattr(Namespace, "_end_id", _identity_end(rss_guid=False))  # noqa: B010
 
 
 def parse_feed(body: bytes, *, fast: bool = True, content_type: str = "", base_url: str = "") -> ParsedFeed:
@@ -51,7 +62,7 @@ def parse_feed(body: bytes, *, fast: bool = True, content_type: str = "", base_u
     ``content_type`` is the response's Content-Type header, ``base_url`` its final URL."""
     if fast:
         try:
-            parsed = parse_fast(body, charset=document_charset(content_type, body), base_url=base_url)
+            parsed = parse_fast(body, charset=xml_charset(body, content_type), base_url=base_url)
         except FeedParseError:  # refused, as feedparser would refuse it (xmlguard)
             raise
         except Exception:  # a bug there must cost speed, never the feed
@@ -83,7 +94,7 @@ def parse_with_feedparser(body: bytes, *, content_type: str = "", base_url: str 
         body,
         sanitize_html=False,
         resolve_relative_uris=False,  # inside HTML content; links themselves are resolved
-        response_headers=_response_headers(document_charset(content_type, body), base_url),
+        response_headers=_response_headers(xml_charset(body, content_type), base_url),
     )
     entries = [raw_entry(entry) for entry in parsed.entries]
     if not parsed.get("version") and not entries:
@@ -97,7 +108,8 @@ def parse_with_feedparser(body: bytes, *, content_type: str = "", base_url: str 
 
 
 def _response_headers(charset: str | None, base_url: str) -> dict[str, str]:
-    """What feedparser is told of the response. Only the header's charset is passed on (as XML,
+    """What feedparser is told of the response. Only the header's charset (unless a BOM
+    overrides it: mediatype.xml_charset) is passed on (as XML,
     so feedparser applies it as RFC 7303 says); without one it sniffs the BOM and declaration as
     it does for bytes (an XML type without a charset: BOM, then declaration, then UTF-8). The
     media type itself was looked at before (the format layer)."""

@@ -119,8 +119,10 @@ def fetch(
     except FetchError as exc:  # a further page of a paginated API
         return _fetch_failed(ctx.settings, exc, last_attempt=last_attempt)
     normalized = normalize(parsed.entries, feed)
-    if is_atom(parsed.format):
-        adopt_legacy_ids(ctx.store, normalized.items)  # before the importer sees the new ids
+    if parsed.reader == "rss":  # ids earlier versions gave RSS/Atom entries: moved first
+        adopt_legacy_ids(
+            ctx.store, normalized.items, atom=is_atom(parsed.format), base_url=downloaded.final_url
+        )
     failures = list(normalized.failures)
     sent = _send_chunks(ctx, run_id, attempt, feed, fetched_at, normalized.items, failures)
     return FetchOutcome(

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from devstack.feedserver import FeedServer, Reply, Request
 from devstack.samplefeeds import atom_feed, sample_jobs
@@ -34,6 +35,22 @@ CASES: dict[str, tuple[str, SourceFormat, str, bytes, int, int, int]] = {
     "/recruitee.json": ("recruitee.json", "recruitee", "application/json", b"Frontend Developer", 1, 1, 0),
     "/workable.json": ("workable.json", "workable", "application/json", b"Customer Success", 1, 1, 0),
     SR_PAGE_1: ("smartrecruiters_page1.json", "smartrecruiters", "application/json", b"Store Manager", 3, 3, 0),
+    "/mapped.json": ("mapped.json", "json", "application/json", b"Line Cook", 3, 2, 1),
+    "/mapped.xml": ("mapped.xml", "xml", "application/xml", b"Baker", 2, 2, 0),
+}  # fmt: skip
+#: The per-feed mappings of the two generic formats.
+MAPPINGS: dict[str, dict[str, Any]] = {
+    "/mapped.json": {
+        "items": "/data/results",
+        "fields": {"guid": "/ref", "title": "/role/name", "link": "/url", "city": "/where/0/city",
+                   "country": "/where/0/country", "salary_min": "/pay/from", "salary_max": "/pay/to",
+                   "salary_currency": "/pay/cur", "salary_period": "/pay/per"},
+    },
+    "/mapped.xml": {
+        "items": "listings/listing",
+        "fields": {"guid": "@code", "title": "heading", "city": "place/@town", "country": "place/@land",
+                   "description": "text"},
+    },
 }  # fmt: skip
 
 
@@ -55,7 +72,12 @@ def test_each_format_imports_then_is_unchanged_then_updated(
     with FeedServer() as server:
         serve(server, edited=False)
         feeds = [
-            FeedConfig(url=server.url(path), source=path.strip("/").split("?")[0], format=case[1])
+            FeedConfig(
+                url=server.url(path),
+                source=path.strip("/").split("?")[0],
+                format=case[1],
+                **MAPPINGS.get(path, {}),
+            )
             for path, case in CASES.items()
         ]
         workers.start_both()
@@ -92,6 +114,21 @@ def test_each_format_imports_then_is_unchanged_then_updated(
         "78701",
     )
     assert store.jobs.count_documents({"source": "sr/postings"}) == 3  # both pages
+    cook = store.jobs.find_one({"_id": "mapped.json#m-1"})
+    assert cook is not None and cook["title"] == "Line Cook (updated)"
+    assert (cook["city"], cook["country"], cook["salary_min"], cook["salary_currency"]) == (
+        "Lyon",
+        "FR",
+        28000.0,
+        "EUR",
+    )
+    assert [f["reason"] for f in first[server.url("/mapped.json")]["failures"]] == ["entry has no title"]
+    baker = store.jobs.find_one({"_id": "mapped.xml#X1"})
+    assert baker is not None and (baker["title"], baker["city"], baker["description"]) == (
+        "Baker (updated)",
+        "Graz",
+        "Bread.",
+    )
 
 
 def test_an_unsupported_document_fails_its_run_with_a_reason(

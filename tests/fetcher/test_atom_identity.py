@@ -62,8 +62,8 @@ def test_the_migration_moves_legacy_documents_once(store) -> None:
     write_items(store, "run-old", FEED.url, fetched, legacy)
     stored = {doc["_id"]: doc for doc in store.jobs.find()}
 
-    assert adopt_legacy_ids(store, current) == 6
-    assert adopt_legacy_ids(store, current) == 0  # idempotent
+    assert adopt_legacy_ids(store, current, atom=True) == 6
+    assert adopt_legacy_ids(store, current, atom=True) == 0  # idempotent
     docs = {doc["_id"]: doc for doc in store.jobs.find()}
     assert sorted(docs) == sorted(item.id for item in current)
     for old, new in zip(legacy, current, strict=True):
@@ -84,6 +84,28 @@ def test_an_entry_stored_under_both_ids_keeps_the_new_document(store) -> None:
     write_items(store, "run-old", FEED.url, fetched, legacy)
     write_items(store, "run-new", FEED.url, fetched + timedelta(seconds=1), current[:1])
     assert store.jobs.count_documents({}) == 4  # what an upgrade without the move would leave
-    assert adopt_legacy_ids(store, current) == 3
+    assert adopt_legacy_ids(store, current, atom=True) == 3
     assert sorted(doc["_id"] for doc in store.jobs.find()) == sorted(item.id for item in current)
     assert store.jobs.find_one({"_id": current[0].id})["created_run"] == "run-new"
+
+
+def test_listings_stored_under_a_relative_link_move_to_the_resolved_one(store) -> None:
+    body = (
+        b'<rss version="2.0"><channel><title>t</title>'
+        b"<item><title>Release</title><link>/gulpjs/gulp/releases/tag/v3.9.0</link></item>"
+        b"<item><title>Absolute</title><link>https://elsewhere.example/x</link></item></channel></rss>"
+    )
+    url = "https://github.example/gulpjs/gulp/releases.rss"
+    feed = FeedConfig(url=url, source="gh")
+    legacy = normalize(parse_feed(body).entries, feed).items  # as read before: no base URL
+    current = normalize(parse_feed(body, base_url=url).entries, feed).items
+    assert legacy[0].id == "gh#/gulpjs/gulp/releases/tag/v3.9.0"
+    assert current[0].id == "gh#https://github.example/gulpjs/gulp/releases/tag/v3.9.0"
+    fetched = now()
+    write_items(store, "run-old", url, fetched, legacy)
+
+    assert adopt_legacy_ids(store, current, atom=False, base_url=url) == 1
+    assert adopt_legacy_ids(store, current, atom=False, base_url=url) == 0
+    assert sorted(doc["_id"] for doc in store.jobs.find()) == sorted(item.id for item in current)
+    outcome = write_items(store, "run-new", url, fetched + timedelta(seconds=1), current)
+    assert outcome.counts == {"updated": 1, "unchanged": 1}  # its stored link is absolute now

@@ -18,7 +18,7 @@ from devstack.samplefeeds import atom_feed, edited, jobicy_feed, plain_rss_feed,
 from job_importer.settings import FeedConfig
 from services.fetcher.entries import FeedParseError, ParsedFeed
 from services.fetcher.fastparse import parse_fast
-from services.fetcher.mediatype import document_charset
+from services.fetcher.mediatype import xml_charset
 from services.fetcher.normalize import normalize
 from services.fetcher.parse import parse_with_feedparser
 
@@ -59,7 +59,7 @@ RESPONSES = {
 def check(body: bytes, content_type: str = "", base_url: str = "") -> bool:
     """Compare the two paths on one document; True when the fast path accepted it."""
     try:
-        fast = parse_fast(body, charset=document_charset(content_type, body), base_url=base_url)
+        fast = parse_fast(body, charset=xml_charset(body, content_type), base_url=base_url)
     except FeedParseError as refused:  # then feedparser's path refuses it too, for the same reason
         with pytest.raises(FeedParseError) as also:
             parse_with_feedparser(body, content_type=content_type, base_url=base_url)

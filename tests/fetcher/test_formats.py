@@ -199,6 +199,14 @@ def test_json_feed_1_1() -> None:
     assert failure.reason == "item is str, not an object"
 
 
+def test_an_item_of_an_unexpected_shape_fails_alone() -> None:
+    data = b'{"version": "https://jobsfeed.org/x", "jobs": [{"id": 1, "title": "A", "departments": 7}, {"id": 2, "title": "B"}]}'
+    normalized = items(read(data, format="greenhouse"))
+    assert [item.guid for item in normalized.items] == ["2"]
+    [failure] = normalized.failures
+    assert failure.reason.startswith("unreadable item (TypeError")
+
+
 def test_greenhouse() -> None:
     first, second = items(read(body("greenhouse.json"), format="greenhouse")).items
     assert fields(first) == {
@@ -346,8 +354,9 @@ def test_xml_mapping_over_the_jobxml_defaults() -> None:
         "items": "listing",
         "fields": {"guid": "@code", "title": "heading", "city": "place/@town"},
     }
-    [item] = items(read(data, **feed)).items
+    [item] = items(read(data.replace(b"</listing>", b"<oven>stone</oven></listing>"), **feed)).items
     assert (item.guid, item.title, item.city) == ("X1", "Baker", "Graz")
+    assert item.extra == {"oven": "stone"}  # what the mapping read is not kept twice
 
 
 def test_a_bad_mapping_is_a_clear_configuration_error() -> None:
@@ -372,6 +381,7 @@ def test_a_bad_mapping_is_a_clear_configuration_error() -> None:
         ("https://www.workable.com/api/accounts/acme?details=true", "workable"),
         ("https://acme.recruitee.com/o/some-job", None),
         ("https://jobicy.com/?feed=job_feed", None),
+        ("http://[::1/feed", None),  # malformed: left to the download to name
     ],
 )
 def test_api_sources_are_recognised_by_host(url: str, expected: str | None) -> None:
@@ -421,3 +431,23 @@ def test_unsupported_documents_get_a_reason_naming_them(data: bytes, content_typ
     with pytest.raises(FeedParseError, match=None) as caught:
         read(data, content_type=content_type)
     assert reason in str(caught.value)
+
+
+def test_the_first_byte_wins_over_a_wrong_content_type() -> None:
+    rss = Document(
+        (FIXTURES / "jobicy_two_items.xml").read_bytes(), "application/json", "https://x.example/f"
+    )
+    assert detect(rss, rss.url) == "rss"
+    feed = Document(body("jsonfeed11.json"), "text/xml", "https://x.example/f")
+    assert detect(feed, feed.url) == "jsonfeed"
+
+
+def test_every_feed_of_feedparsers_corpus_is_still_read_as_rss() -> None:
+    corpus = sorted((FIXTURES.parents[1] / ".tools" / "feedparser-corpus" / "tests").rglob("*.xml"))
+    assert len(corpus) > 2000, "feedparser's corpus is missing: run ./scripts/feedparser-corpus.sh"
+    misread = [
+        path.name
+        for path in corpus
+        if detect(Document(path.read_bytes(), "", "https://c.example/f"), "") != "rss"
+    ]
+    assert misread == []

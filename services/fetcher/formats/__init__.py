@@ -58,7 +58,10 @@ def read_document(document: Document, feed: FeedConfig, *, fast: bool, fetch_pag
     """The document's entries in the feed's format (detected for "auto"). Raises FeedParseError."""
     name = detect(document, feed.url) if feed.format == "auto" else feed.format
     if name == "rss":
-        return rss.read(document, fast=fast)
-    if name == "smartrecruiters":
-        return smartrecruiters.read(document, feed, fetch_page)
-    return _SIMPLE[name](document, feed)
+        parsed = rss.read(document, fast=fast)
+    elif name == "smartrecruiters":
+        parsed = smartrecruiters.read(document, feed, fetch_page)
+    else:
+        parsed = _SIMPLE[name](document, feed)
+    parsed.reader = name
+    return parsed

@@ -5,8 +5,9 @@ The rule, first match wins (docs/formats.md#detection):
 1. the feed URL's host (then the final URL's): the public job-board APIs of applicant-tracking
    systems (boards-api.greenhouse.io, api.lever.co, api.ashbyhq.com, api.smartrecruiters.com,
    *.recruitee.com/api/, apply.workable.com/api/, www.workable.com/api/);
-2. JSON (a JSON Content-Type, or a body starting with ``{``/``[``): ``jsonfeed`` when its
-   ``version`` is a jsonfeed.org URL; any other JSON is unsupported without a mapping;
+2. JSON (a body starting with ``{``/``[``, or a JSON Content-Type on a body that doesn't start
+   with ``<``): ``jsonfeed`` when its ``version`` is a jsonfeed.org URL; any other JSON is
+   unsupported without a mapping;
 3. XML whose root element is one of :data:`JOBXML_ROOTS` (``source``, ``jobs``, ``job``,
    ``positions``, ``workzag-jobs`` ...) -> ``jobxml``;
 4. anything else -> ``rss`` (RSS 0.9x/1.0/2.0, Atom; feedparser also reads some odd documents),
@@ -28,13 +29,17 @@ from services.fetcher.formats.document import Document
 JOBXML_ROOTS = frozenset({"source", "jobs", "job", "joblist", "positions", "vacancies", "workzag-jobs"})
 _JSON_TYPES = ("application/json", "application/feed+json", "text/json")
 _PROLOG = re.compile(rb"\s*(?:<\?.*?\?>\s*|<!--.*?-->\s*|<!DOCTYPE[^>\[]*(?:\[.*?\])?\s*>\s*)*", re.S)
+_JSON_FEED_VERSION = re.compile(rb'"version"\s*:\s*"https?://jsonfeed\.org/version/')
 _ROOT = re.compile(rb"<(?:[A-Za-z_][\w.\-]*:)?([A-Za-z_][\w.\-]*)")
 
 
 def api_format(url: str) -> str | None:
     """The ATS API a URL belongs to, from its host (and path); None for any other URL."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+    except ValueError:  # a malformed URL ("http://[::1"): the download names the problem
+        return None
     path = parts.path.lower()
     if host == "boards-api.greenhouse.io":
         return "greenhouse"
@@ -58,7 +63,8 @@ def detect(document: Document, feed_url: str) -> str:
         if found:
             return found
     head = document.body[:4096]
-    if document.media_type in _JSON_TYPES or head.lstrip()[:1] in (b"{", b"["):
+    first = head.lstrip().removeprefix(codecs.BOM_UTF8)[:1]
+    if first in (b"{", b"[") or (first != b"<" and document.media_type in _JSON_TYPES):
         return _json_format(document)
     root = root_element(head)
     if root in JOBXML_ROOTS:
@@ -84,6 +90,8 @@ def describe(document: Document) -> str:
 
 
 def _json_format(document: Document) -> str:
+    if _JSON_FEED_VERSION.search(document.body[:4096]):
+        return "jsonfeed"  # without decoding the document twice
     try:
         data = json.loads(document.body)
     except ValueError as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from services.fetcher.mediatype import document_charset, media_type
+from services.fetcher.mediatype import media_type, xml_charset
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,8 @@ class Document:
 
     @property
     def charset(self) -> str | None:
-        return document_charset(self.content_type, self.body)
+        """The charset to decode XML with when the response decides it (a BOM overrides it)."""
+        return xml_charset(self.body, self.content_type)
 
 
 #: Downloads one more page of a paginated source (the URL of the page): for API adapters.

@@ -57,10 +57,17 @@ def read(document: Document, feed: FeedConfig) -> ParsedFeed:
     root, warning = parse_root(document)
     personio = _personio_base(feed.url, document.url)
     elements = find_items(root, feed.items, ITEM_NAMES)
-    entries = [_entry(element_tree(element), feed, document, personio) for element in elements]
+    entries = [_safe_entry(element_tree(element), feed, document, personio) for element in elements]
     if warning:
         warning = f"{warning}; {len(entries)} jobs recovered"
     return ParsedFeed(entries=entries, format="jobxml", warning=warning)
+
+
+def _safe_entry(item: Any, feed: FeedConfig, document: Document, personio: str | None) -> RawEntry:
+    try:
+        return _entry(item, feed, document, personio)
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:  # a shape we don't expect
+        return RawEntry(problem=f"unreadable job ({type(exc).__name__}: {exc})")
 
 
 def _entry(item: Any, feed: FeedConfig, document: Document, personio: str | None) -> RawEntry:
@@ -75,7 +82,8 @@ def _entry(item: Any, feed: FeedConfig, document: Document, personio: str | None
     if not link and personio and text(values.get("guid")):
         link = f"{personio}/job/{text(values['guid'])}"
     values["link"] = urljoin(document.url, link) if link and document.url else link
-    extra = {key: value for key, value in item.items() if key not in _READ and isinstance(value, str)}
+    read = _READ | {path.strip("/").split("/")[0].lower() for path in feed.fields.values()}
+    extra = {key: value for key, value in item.items() if key not in read and isinstance(value, str)}
     return raw_entry_from(values, extra)
 
 

@@ -24,6 +24,7 @@ def read(document: Document, feed: FeedConfig) -> ParsedFeed:
 
     def values(item: dict[str, Any]) -> dict[str, Any]:
         authors = item.get("authors") or ([item["author"]] if isinstance(item.get("author"), dict) else [])
+        authors = authors if isinstance(authors, list) else []
         link = item.get("url") or item.get("external_url")
         return {
             "guid": item.get("id"),

@@ -52,9 +52,18 @@ def entries(items: list[Any], feed: FeedConfig, to_values: ToValues) -> list[Raw
         if not isinstance(item, dict):
             found.append(RawEntry(problem=f"item is {type(item).__name__}, not an object"))
             continue
-        values = to_values(item)
-        values.update(mapped(item, feed.fields))
-        found.append(raw_entry_from(values))
+        try:
+            values = to_values(item)
+            values.update(mapped(item, feed.fields))
+            found.append(raw_entry_from(values))
+        except (
+            KeyError,
+            IndexError,
+            TypeError,
+            ValueError,
+            AttributeError,
+        ) as exc:  # a shape we don't expect
+            found.append(RawEntry(problem=f"unreadable item ({type(exc).__name__}: {exc})"))
     return found
 
 
