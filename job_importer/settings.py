@@ -110,6 +110,7 @@ class Settings(BaseSettings):
     api_token: SecretStr | None = None  # Bearer token for mutating endpoints; unset: they are refused
     api_read_auth: bool = False  # also require the token for read endpoints (and the stream)
     api_allow_private_feeds: bool = False  # let API-supplied feed URLs reach loopback/private hosts
+    api_max_body_bytes: int = Field(1024 * 1024, ge=1024)  # larger request bodies get 413 unread
 
     @field_validator("feeds", mode="before")
     @classmethod
