@@ -127,6 +127,7 @@ def measure_dead() -> dict[str, object]:
         def listing(_: int) -> int:
             with api.client() as client:
                 answer = client.get("/queues/import/dead", params={"page_size": 200}, timeout=300)
+                assert answer.status_code == 200, answer.text[:300]
                 return len(answer.json()["items"])
 
         with ThreadPoolExecutor(REQUESTS) as pool:
