@@ -59,6 +59,7 @@ def worker_env(service: Service, settings: Settings) -> dict[str, str]:
     shutil.rmtree(directory, ignore_errors=True)
     os.makedirs(directory, mode=0o700)  # fails if someone else made it meanwhile: never share it
     return {
+        "dramatiq_prom_host": settings.metrics_host(),
         "dramatiq_prom_port": str(port),
         "dramatiq_prom_db": directory,
         "PROMETHEUS_MULTIPROC_DIR": directory,

@@ -111,8 +111,13 @@ class Settings(BaseSettings):
     api_read_auth: bool = False  # also require the token for read endpoints (and the stream)
     api_allow_private_feeds: bool = False  # let API-supplied feed URLs reach loopback/private hosts
     api_max_body_bytes: int = Field(1024 * 1024, ge=1024)  # larger request bodies get 413 unread
+    # Host names the API answers (comma-separated). Empty: loopback names when API_HOST is loopback,
+    # any name otherwise. Against DNS rebinding; see services/api/hardening.py.
+    api_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Where the worker services serve /metrics. Unset: API_HOST's address (127.0.0.1 by default).
+    worker_metrics_host: str | None = None
 
-    @field_validator("feeds", mode="before")
+    @field_validator("feeds", "api_allowed_hosts", mode="before")
     @classmethod
     def _split_feeds(cls, value: object) -> object:
         if isinstance(value, str):
@@ -130,6 +135,10 @@ class Settings(BaseSettings):
                 value = secret.get_secret_value()  # dumped as "**********" otherwise
             env[name.upper()] = ",".join(value) if isinstance(value, list) else str(value)
         return env
+
+    def metrics_host(self) -> str:
+        """The address the worker services' metrics listen on: WORKER_METRICS_HOST, else API_HOST's."""
+        return self.worker_metrics_host or self.api_host
 
     def feed_configs(self) -> list[FeedConfig]:
         """The configured feeds: FEEDS, else FEEDS_FILE, else the bundled list."""

@@ -383,6 +383,12 @@ def test_network_policies_admit_only_the_expected_peers() -> None:
         }
     } in redis
     assert find(docs, "NetworkPolicy", f"{FULLNAME}-scheduler")["spec"]["ingress"] == []
+    for worker in ("fetcher", "importer"):  # scraped by Prometheus's namespace only, unless told otherwise
+        [rule] = find(docs, "NetworkPolicy", f"{FULLNAME}-{worker}")["spec"]["ingress"]
+        assert rule["from"] == [
+            {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+        ]
+    assert config_map(docs)["WORKER_METRICS_HOST"] == "0.0.0.0"
     full = render(MATRIX["full"])
     api = find(full, "NetworkPolicy", f"{FULLNAME}-api")["spec"]["ingress"][0]["from"]
     names = [peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] for peer in api]

@@ -111,6 +111,10 @@ def test_credentials_never_reach_logs_or_history(settings, store, tmp_path: Path
                 )
             ]
             modes = {str(path): stat.S_IMODE(path.stat().st_mode) for path in metric_dirs}
+            bound = {
+                port: listening_addresses(port)
+                for port in (config.fetcher_metrics_port, config.importer_metrics_port)
+            }
             client = redis.Redis.from_url(redis_url)
             dead = json.dumps(
                 [
@@ -146,6 +150,8 @@ def test_credentials_never_reach_logs_or_history(settings, store, tmp_path: Path
         metric_value(scraped["importer"], "job_importer_items_total", feed=redacted, outcome="new") == 30
     )  # then unchanged
     assert all(mode & 0o077 == 0 for mode in modes.values()), f"metric files readable by others: {modes}"
+    # Everything else is on loopback, so the metrics are too (WORKER_METRICS_HOST follows API_HOST).
+    assert all(addresses == {"127.0.0.1"} for addresses in bound.values()), bound
 
     logs = log_path.read_text(errors="replace")
     assert "HTTP Request: GET http://***@127.0.0.1" in logs  # the request was logged, redacted
@@ -164,3 +170,14 @@ def test_credentials_never_reach_logs_or_history(settings, store, tmp_path: Path
         assert secret not in dead
     assert get_store(config).runs.count_documents({}) == len(feeds) + 1
     assert seen_auth.count(expected_auth) == 2  # the run started by its redacted URL used them too
+
+
+def listening_addresses(port: int) -> set[str]:
+    """The IPv4 addresses a TCP port is listening on, from /proc/net/tcp (no traffic sent)."""
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        address, _, hex_port = local.partition(":")
+        if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+            found.add(".".join(str(int(address[i : i + 2], 16)) for i in (6, 4, 2, 0)))
+    return found
