@@ -77,6 +77,8 @@ class Settings(BaseSettings):
     # Redis broker internals: how soon a dead worker's messages are redelivered.
     heartbeat_timeout_ms: int = Field(60_000, ge=1000)
     maintenance_chance: int = Field(1000, ge=1, le=1_000_000)
+    # Each worker process requeues dead workers' claimed messages this often (durability.py).
+    maintenance_interval_ms: int = Field(5000, ge=100)
     dead_message_ttl_ms: int = Field(7 * 86_400_000, ge=60_000)
     # A message whose worker died (kill -9, out of memory) this many times while processing it is
     # dead-lettered at its next delivery instead of taking down one worker after another.
