@@ -360,6 +360,11 @@ def test_in_chart_redis_keeps_an_append_only_file_behind_a_password() -> None:
     args = redis["args"]
     assert args[args.index("--appendonly") + 1] == "yes"
     assert args[args.index("--requirepass") + 1] == "$(REDIS_PASSWORD)"
+    # A limit under the container's, and never evict: writes fail (and the workers wait) instead.
+    assert (args[args.index("--maxmemory") + 1], args[args.index("--maxmemory-policy") + 1]) == (
+        "768mb",
+        "noeviction",
+    )
     [claim] = find(docs, "StatefulSet", f"{FULLNAME}-redis")["spec"]["volumeClaimTemplates"]
     assert claim["spec"]["resources"]["requests"]["storage"] == "2Gi"
     assert {mount["mountPath"] for mount in redis["volumeMounts"]} == {"/data"}

@@ -19,7 +19,9 @@ from tests.reliability.harness import Catalog, Figures, RunCheck, assert_clean, 
 from tests.reliability.test_worker_crashes import in_progress
 
 #: The shipped defaults the test settings change (MAINTENANCE_INTERVAL_MS keeps its default, 5 s).
-DEFAULTS = {name: Settings.model_fields[name].default for name in ("heartbeat_timeout_ms", "maintenance_chance")}
+DEFAULTS = {
+    name: Settings.model_fields[name].default for name in ("heartbeat_timeout_ms", "maintenance_chance")
+}
 #: Comfortably above heartbeat + interval: the outcome is asserted, the time is reported.
 DEADLINE_S = DEFAULTS["heartbeat_timeout_ms"] / 1000 + 50
 
