@@ -96,6 +96,10 @@ class Settings(BaseSettings):
     # An item id stays "waiting in the queue" for at most this long (guards against lost cleanups).
     dedupe_ttl_s: int = Field(6 * 3600, ge=1)
 
+    # A run that has not moved for this long and has no message left in Redis is failed (and its
+    # feed's validators dropped) by the scheduler's housekeeping: see job_importer/stranded.py.
+    stranded_run_after_s: int = Field(900, ge=1)
+
     # History.
     run_failures_cap: int = Field(100, ge=0)
     history_retention_days: int = Field(30, ge=1)
