@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from pydantic import SecretStr
 
-from cli.console import say
+from cli.console import err, say
 from cli.importing import print_summary, run_and_wait
 from job_importer.redact import redact
 from job_importer.settings import FeedConfig, Settings, get_settings
@@ -81,9 +81,14 @@ def _feeds_file(feeds: list[FeedConfig]) -> Path:
 
 def up() -> None:
     """Run everything on this machine (stack, scheduler, both services, API and UI) until Ctrl-C."""
+    from cli.system import taken_ports
     from devstack.stack import local_stack
 
     settings = _with_session_token(get_settings())
+    if taken := taken_ports(settings):
+        message = "; ".join(taken) + ": is another `job-importer up` running? Stop it, or choose other ports."
+        err.print(message, markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
     with local_stack(settings, say) as live:
         _serve(live, scheduler=True)
 

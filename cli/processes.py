@@ -48,9 +48,11 @@ def api(
     from services.api.app import create_app
 
     settings = get_settings()
+    if host:  # the address it listens on decides the default Host allow-list
+        settings = settings.model_copy(update={"api_host": host})
     uvicorn.run(
         create_app(settings),
-        host=host or settings.api_host,
+        host=settings.api_host,
         port=port or settings.api_port,
         log_level="warning",
         timeout_graceful_shutdown=5,  # open event streams would otherwise hold shutdown

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import sys
 import tempfile
 import threading
@@ -42,6 +43,30 @@ def start_system(
     if api:
         supervisor.start("api", [sys.executable, "-m", "cli", "api"])
     return supervisor
+
+
+def taken_ports(settings: Settings) -> list[str]:
+    """The ports this system would listen on that something else holds already, described.
+
+    A second `job-importer up` would otherwise start, and its API (or metrics exporter) would fail
+    to bind and be restarted every few seconds for ever.
+    """
+    wanted = [("API_PORT", settings.api_host, settings.api_port)]
+    if settings.metrics_enabled:
+        wanted += [
+            ("FETCHER_METRICS_PORT", settings.metrics_host(), settings.fetcher_metrics_port),
+            ("IMPORTER_METRICS_PORT", settings.metrics_host(), settings.importer_metrics_port),
+        ]
+    taken = []
+    for name, host, port in wanted:
+        try:
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            with socket.socket(family, socket.SOCK_STREAM) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+                probe.bind((host, port))
+        except OSError as error:
+            taken.append(f"{name} {port} on {host} is not free ({error.strerror})")
+    return taken
 
 
 def wait_for_workers(settings: Settings, timeout_s: float = WORKERS_READY_TIMEOUT_S) -> None:

@@ -54,10 +54,12 @@ def worker_env(service: Service, settings: Settings) -> dict[str, str]:
         return {}
     port = settings.fetcher_metrics_port if service == "fetcher" else settings.importer_metrics_port
     # One directory per service and port (only one group can serve a port), emptied at launch.
+    # Private to this user: the files hold every metric, feed labels included.
     directory = os.path.join(tempfile.gettempdir(), f"job-importer-metrics-{service}-{port}")
     shutil.rmtree(directory, ignore_errors=True)
-    os.makedirs(directory)
+    os.makedirs(directory, mode=0o700)  # fails if someone else made it meanwhile: never share it
     return {
+        "dramatiq_prom_host": settings.metrics_host(),
         "dramatiq_prom_port": str(port),
         "dramatiq_prom_db": directory,
         "PROMETHEUS_MULTIPROC_DIR": directory,

@@ -21,7 +21,7 @@ from dramatiq.middleware import (
 from job_importer.accounting import DeadLetterAccounting
 from job_importer.control import WorkerControl
 from job_importer.crashguard import CrashGuard
-from job_importer.durability import DurableRedisBroker, DurableRetries
+from job_importer.durability import DeadWorkerRecovery, DurableRedisBroker, DurableRetries
 from job_importer.settings import Settings
 
 
@@ -43,6 +43,7 @@ def build_broker(settings: Settings, extra_middleware: list[Middleware] | None =
             max_backoff=settings.retry_max_ms,
         ),
         WorkerControl(settings),
+        DeadWorkerRecovery(settings),  # in worker processes only (after_worker_boot)
         *(extra_middleware or []),
     ]
     broker = DurableRedisBroker(

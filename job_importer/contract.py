@@ -198,7 +198,9 @@ def fetch_message(
         actor_name=FETCH_ACTOR,
         args=(run_id, feed.model_dump()),
         kwargs={"guarded": True} if guarded else {},
-        options={"max_retries": settings.fetch_max_retries},
+        # No max_retries: the fetcher's actor declares FETCH_MAX_RETRIES, from its own settings,
+        # whoever enqueues (scheduler, API, CLI).
+        options={},
     )
 
 
@@ -228,5 +230,5 @@ def chunk_message(
         actor_name=IMPORT_ACTOR,
         args=(chunk,),
         kwargs={},
-        options={"max_retries": settings.import_max_retries},
+        options={},  # retries: the importer's actor declares IMPORT_MAX_RETRIES
     )

@@ -2,7 +2,12 @@
 
 Dramatiq's Redis broker moves a message whose retries are exhausted to the queue's ``.XQ``
 (ids by time of death) with its data in ``.XQ.msgs`` (see :mod:`job_importer.keys`). We add
-the reason (a hash by message id). :class:`DeadLetters` is one queue's registry of them; making
+the reason (a hash by message id), and a summary of each (actor, run, items, excerpt).
+
+A dead chunk's body is up to ``CHUNK_MAX_BYTES`` (512 KB): listing a page of 200 by reading their
+bodies pulled 100 MB into the API per request. So a page is listed from the summaries; a dead
+message without one yet has its body read once, alone, to make it (and one over
+``SUMMARY_READ_MAX_BYTES``, which no message of ours is, only its first ``EXCERPT_READ_BYTES``). :class:`DeadLetters` is one queue's registry of them; making
 sure each dead message is reflected on its run exactly once is :mod:`job_importer.accounting`'s.
 """
 
@@ -11,6 +16,7 @@ from __future__ import annotations
 import builtins
 import json
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,6 +38,17 @@ log = logging.getLogger(__name__)
 
 #: The actor shown for a dead message that is not a Dramatiq message at all.
 UNDECODABLE = "(undecodable)"
+EXCERPT_CHARS = 500
+#: A dead message larger than this is summarised from its first EXCERPT_READ_BYTES only.
+SUMMARY_READ_MAX_BYTES = 4 * 1024 * 1024
+EXCERPT_READ_BYTES = 16 * 1024
+
+_PREFIX = """
+local data = redis.call('hget', KEYS[1], ARGV[1])
+if not data then return false end
+return string.sub(data, 1, tonumber(ARGV[2]))
+"""
+_ACTOR = re.compile(rb'"actor_name"\s*:\s*"([^"]{1,200})"')
 
 _BURY = """
 if redis.call('srem', KEYS[1], ARGV[1]) == 0 then return 0 end
@@ -156,7 +173,7 @@ class DeadLetters:
         return cls(broker.client, broker.namespace, queue)
 
     def list(self, *, limit: int = 100, skip: int = 0) -> list[DeadLetter]:
-        """Dead letters of the queue, newest first."""
+        """Dead letters of the queue, newest first, from their summaries (bodies are not read)."""
         entries = cast(
             builtins.list[tuple[bytes, float]],
             self.client.zrevrange(self._dead, skip, skip + limit - 1, withscores=True),
@@ -164,27 +181,62 @@ class DeadLetters:
         if not entries:
             return []
         ids = [_decode(member) for member, _ in entries]
-        datas = cast(builtins.list[bytes | None], self.client.hmget(self._messages, ids))
+        summaries = cast(builtins.list[bytes | None], self.client.hmget(self.keys.dead_summaries(), ids))
         reasons = cast(builtins.list[bytes | None], self.client.hmget(self.keys.dead_reasons(), ids))
         result = []
-        for message_id, (_, score), raw, stored_reason in zip(ids, entries, datas, reasons, strict=True):
-            if raw is None:
+        for message_id, (_, score), stored, stored_reason in zip(
+            ids, entries, summaries, reasons, strict=True
+        ):
+            summary = json.loads(stored) if stored else self._summarise(message_id)
+            if summary is None:
                 continue
-            message = decode_message(raw)
-            run_id, items = run_and_items(message) if message is not None else (None, 0)
             result.append(
                 DeadLetter(
                     message_id=message_id,
                     queue=self.queue,
-                    actor=message.actor_name if message is not None else UNDECODABLE,
+                    actor=summary["actor"],
                     dead_at=datetime.fromtimestamp(score / 1000, UTC),
-                    reason=reason_from(message, stored_reason),
-                    run_id=run_id,
-                    items=items,
-                    excerpt=redact(_decode(raw))[:500],
+                    reason=str(json.loads(stored_reason)["reason"]) if stored_reason else summary["reason"],
+                    run_id=summary["run_id"],
+                    items=summary["items"],
+                    excerpt=summary["excerpt"],
                 )
             )
         return result
+
+    def _summarise(self, message_id: str) -> dict[str, Any] | None:
+        """Read one dead message's body (capped), summarise it and keep the summary; None if gone."""
+        size = int(cast(int, self.client.hstrlen(self._messages, message_id)))
+        if size == 0:
+            return None
+        if size <= SUMMARY_READ_MAX_BYTES:
+            raw = self.raw(message_id)
+            if raw is None:
+                return None
+            message = decode_message(raw)
+            run_id, items = run_and_items(message) if message is not None else (None, 0)
+            summary = {
+                "actor": message.actor_name if message is not None else UNDECODABLE,
+                "run_id": run_id,
+                "items": items,
+                "reason": reason_from(message, None),
+            }
+        else:  # not one of ours: show what its beginning says
+            raw = cast(
+                bytes | None, self.client.eval(_PREFIX, 1, self._messages, message_id, EXCERPT_READ_BYTES)
+            )
+            if raw is None:
+                return None
+            actor = _ACTOR.search(raw)
+            summary = {
+                "actor": _decode(actor.group(1)) if actor else UNDECODABLE,
+                "run_id": None,
+                "items": 0,
+                "reason": f"a message of {size} bytes",
+            }
+        summary["excerpt"] = redact(_decode(raw[:EXCERPT_READ_BYTES]))[:EXCERPT_CHARS]
+        self.client.hset(self.keys.dead_summaries(), message_id, json.dumps(summary))
+        return summary
 
     def count(self) -> int:
         return int(cast(int, self.client.zcard(self._dead)))
@@ -257,6 +309,7 @@ class DeadLetters:
             pipe.zrem(self._dead, message_id)
             pipe.hdel(self._messages, message_id)
             pipe.hdel(self.keys.dead_reasons(), message_id)
+            pipe.hdel(self.keys.dead_summaries(), message_id)
             pipe.srem(self.keys.dead_accounted(), message_id)
             pipe.execute()
 

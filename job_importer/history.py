@@ -56,6 +56,7 @@ def create_runs(store: Store, feeds: Iterable[FeedConfig], trigger: Trigger, bat
             "trigger": trigger,
             "status": "queued",
             "created_at": created,
+            "active_at": created,  # moved on by every step of the run (see stranded.py)
             # started_at is left out so that start_fetch's $min sets it on the first attempt only.
             "finished_at": None,
             "duration_ms": None,
@@ -112,6 +113,7 @@ def start_fetch(store: Store, run_id: str, *, reopen_failed: bool = False) -> di
                 "error": None,
                 "finished_at": None,
                 "duration_ms": None,
+                "active_at": now(),
                 **_FRESH_ATTEMPT,
             },
             "$min": {"started_at": now()},
@@ -152,6 +154,7 @@ def finish_fetch(
         {
             "$set": {
                 "status": "importing",
+                "active_at": now(),
                 "http_status": http_status,
                 "not_modified": not_modified,
                 "fetched": fetched,
@@ -192,6 +195,30 @@ def fail_run(store: Store, run_id: str, reason: str, http_status: int | None = N
         metrics.run_finished(doc.get("feed_url"), "failed", _set_duration(store, doc, finished))
 
 
+def abandon_run(store: Store, run_id: str, reason: str, *, quiet_since: datetime) -> bool:
+    """Fail an unfinished run that has not moved since ``quiet_since`` (it cannot complete: see
+    :mod:`job_importer.stranded`). False when it finished or moved meanwhile."""
+    finished = now()
+    doc = store.runs.find_one_and_update(
+        {
+            "_id": run_id,
+            "status": {"$in": ["queued", "fetching", "importing"]},
+            **quiet_filter(quiet_since),
+        },
+        {"$set": {"status": "failed", "error": redact(reason), "finished_at": finished}},
+        return_document=ReturnDocument.AFTER,
+        projection={"started_at": 1, "created_at": 1, "feed_url": 1},
+    )
+    if doc:
+        metrics.run_finished(doc.get("feed_url"), "failed", _set_duration(store, doc, finished))
+    return doc is not None
+
+
+def quiet_filter(since: datetime) -> dict[str, Any]:
+    """Runs that have not moved since ``since`` (runs from before ``active_at``: by creation)."""
+    return {"$or": [{"active_at": {"$lt": since}}, {"active_at": None, "created_at": {"$lt": since}}]}
+
+
 def record_chunk(
     store: Store,
     run_id: str,
@@ -221,6 +248,7 @@ def record_chunk(
         {"_id": run_id, "chunks_done": {"$ne": seq}, **_attempt_filter(attempt)},
         {
             "$inc": increments,
+            "$set": {"active_at": now()},
             "$push": {
                 "chunks_done": seq,
                 "failures": {"$each": failures[:failures_cap], "$slice": failures_cap},
@@ -259,6 +287,7 @@ def record_dead_chunk(
         },
         {
             "$inc": {"failed": items, "chunks_accounted": 1},
+            "$set": {"active_at": now()},
             "$push": {"chunks_dead": seq, "failures": {"$each": [failure], "$slice": failures_cap}},
         },
         return_document=ReturnDocument.AFTER,

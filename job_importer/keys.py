@@ -24,6 +24,7 @@ Ours:
 ==========================================  ====  ===================================================
 ``{ns}:__dead_reasons__``                   hash  dead message id -> why it died (deadletters)
 ``{ns}:__dead_accounted__``                 set   dead message ids reflected on their run (accounting)
+``{ns}:__dead_summaries__``                 hash  dead message id -> actor, run, items, excerpt (deadletters)
 ``{ns}:__pending__:{q}``                    hash  item id -> hash|expiry|run, items waiting (pending)
 ``{ns}:__deliveries__``                     hash  message id -> deliveries that never finished (crashguard)
 ``{ns}:__paused__``                         set   paused queue names (control)
@@ -84,6 +85,9 @@ class Keys:
 
     def dead_accounted(self) -> str:
         return f"{self.namespace}:__dead_accounted__"
+
+    def dead_summaries(self) -> str:
+        return f"{self.namespace}:__dead_summaries__"
 
     def pending(self, queue: str) -> str:
         return f"{self.namespace}:__pending__:{queue}"

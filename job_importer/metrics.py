@@ -1,6 +1,6 @@
 """Our Prometheus metrics: every name and label defined here, incremented by one-line hooks.
 
-A leaf: it imports nothing of ours but settings, so every module may hook into it.
+A leaf: it imports nothing of ours but settings and redact, so every module may hook into it.
 
 In the worker services these land in Dramatiq's multiprocess registry: ``cli.workers.worker_env``
 sets ``PROMETHEUS_MULTIPROC_DIR`` before the process starts, so prometheus_client writes them
@@ -9,6 +9,9 @@ API process serves them (mostly empty there) with the queue gauges of
 :class:`job_importer.queues.QueueCollector`.
 
 Labels stay bounded: ``feed`` is the feed URL for configured feeds and ``other`` for ad-hoc ones.
+The URL is always the redacted one (no ``user:password``): metrics are served without a token, and
+the fetcher (which holds the full URL) and the importer (which sees the redacted one on chunks)
+must label a feed alike.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from collections.abc import Iterable, Mapping
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from job_importer.redact import redact
 from job_importer.settings import FeedConfig
 
 OTHER_FEED = "other"
@@ -73,11 +77,15 @@ _configured: frozenset[str] = frozenset()
 def configure_feeds(feeds: Iterable[FeedConfig]) -> None:
     """Name the configured feeds: they get their own ``feed`` label value, the rest share ``other``."""
     global _configured
-    _configured = frozenset(feed.url for feed in feeds)
+    _configured = frozenset(redact(feed.url) for feed in feeds)
 
 
 def feed_label(url: str | None) -> str:
-    return url if url in _configured else OTHER_FEED
+    """The ``feed`` label of a feed URL, full or redacted: the redacted URL, or ``other``."""
+    if url is None:
+        return OTHER_FEED
+    label = redact(url)
+    return label if label in _configured else OTHER_FEED
 
 
 def count_items(feed_url: str, counts: Mapping[str, int]) -> None:

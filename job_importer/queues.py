@@ -101,3 +101,18 @@ class QueueCollector(Collector):
             )
         yield messages
         yield oldest
+        yield from redis_memory(self.client)
+
+
+def redis_memory(client: redis.Redis) -> Iterator[Metric]:
+    """Redis's used memory and its maxmemory (0: no limit), for the alert before writes fail."""
+    info = cast(dict[str, Any], client.info("memory"))
+    used = GaugeMetricFamily("job_importer_redis_memory_used_bytes", "Memory Redis uses (INFO used_memory).")
+    used.add_metric([], float(info.get("used_memory", 0)))
+    limit = GaugeMetricFamily(
+        "job_importer_redis_memory_max_bytes",
+        "Redis's maxmemory (0: none). At it, with noeviction, every write fails until memory is freed.",
+    )
+    limit.add_metric([], float(info.get("maxmemory", 0)))
+    yield used
+    yield limit

@@ -96,6 +96,8 @@ class Settings(BaseSettings):
     # Redis broker internals: how soon a dead worker's messages are redelivered.
     heartbeat_timeout_ms: int = Field(60_000, ge=1000)
     maintenance_chance: int = Field(1000, ge=1, le=1_000_000)
+    # Each worker process requeues dead workers' claimed messages this often (durability.py).
+    maintenance_interval_ms: int = Field(5000, ge=100)
     dead_message_ttl_ms: int = Field(7 * 86_400_000, ge=60_000)
     # A message whose worker died (kill -9, out of memory) this many times while processing it is
     # dead-lettered at its next delivery instead of taking down one worker after another.
@@ -113,6 +115,10 @@ class Settings(BaseSettings):
     # An item id stays "waiting in the queue" for at most this long (guards against lost cleanups).
     dedupe_ttl_s: int = Field(6 * 3600, ge=1)
 
+    # A run that has not moved for this long and has no message left in Redis is failed (and its
+    # feed's validators dropped) by the scheduler's housekeeping: see job_importer/stranded.py.
+    stranded_run_after_s: int = Field(900, ge=1)
+
     # History.
     run_failures_cap: int = Field(100, ge=0)
     history_retention_days: int = Field(30, ge=1)
@@ -129,8 +135,14 @@ class Settings(BaseSettings):
     api_token: SecretStr | None = None  # Bearer token for mutating endpoints; unset: they are refused
     api_read_auth: bool = False  # also require the token for read endpoints (and the stream)
     api_allow_private_feeds: bool = False  # let API-supplied feed URLs reach loopback/private hosts
+    api_max_body_bytes: int = Field(1024 * 1024, ge=1024)  # larger request bodies get 413 unread
+    # Host names the API answers (comma-separated). Empty: loopback names when API_HOST is loopback,
+    # any name otherwise. Against DNS rebinding; see services/api/hardening.py.
+    api_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Where the worker services serve /metrics. Unset: API_HOST's address (127.0.0.1 by default).
+    worker_metrics_host: str | None = None
 
-    @field_validator("feeds", mode="before")
+    @field_validator("feeds", "api_allowed_hosts", mode="before")
     @classmethod
     def _split_feeds(cls, value: object) -> object:
         if isinstance(value, str):
@@ -148,6 +160,10 @@ class Settings(BaseSettings):
                 value = secret.get_secret_value()  # dumped as "**********" otherwise
             env[name.upper()] = ",".join(value) if isinstance(value, list) else str(value)
         return env
+
+    def metrics_host(self) -> str:
+        """The address the worker services' metrics listen on: WORKER_METRICS_HOST, else API_HOST's."""
+        return self.worker_metrics_host or self.api_host
 
     def feed_configs(self) -> list[FeedConfig]:
         """The configured feeds: FEEDS, else FEEDS_FILE, else the bundled list."""

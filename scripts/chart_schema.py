@@ -28,6 +28,7 @@ CHART_OWNED = frozenset(
         "FETCHER_METRICS_PORT",
         "IMPORTER_METRICS_PORT",
         "METRICS_ENABLED",
+        "WORKER_METRICS_HOST",
         "FEEDS_FILE",
     }
 )

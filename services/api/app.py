@@ -21,7 +21,9 @@ from job_importer.db import ensure_indexes, get_store
 from job_importer.queues import QueueCollector
 from job_importer.settings import Settings
 from services.api import failed, health, imports, jobs, queues
+from services.api.admission import Admission
 from services.api.deps import ApiContext
+from services.api.hardening import Hardening, allowed_hosts
 from services.api.models import errors
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,10 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.ctx = ctx
+    # Outermost: refused requests never reach the app, and no body is read before the token is known.
+    app.add_middleware(Admission, token=settings.api_token, max_body_bytes=settings.api_max_body_bytes)
+    # Added last, so outermost: an unknown Host is refused before anything else looks at the request.
+    app.add_middleware(Hardening, hosts=allowed_hosts(settings.api_allowed_hosts, settings.api_host))
     for module in (imports, jobs, queues, failed):
         app.include_router(module.router, responses=errors(401, 403))
     app.include_router(health.router)

@@ -11,6 +11,7 @@ from dramatiq.brokers.redis import RedisBroker
 from fastapi import Depends, HTTPException, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CollectorRegistry
+from pydantic import SecretStr
 
 from job_importer.db import Store
 from job_importer.queues import queue_names
@@ -43,19 +44,27 @@ Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
 def require_token(ctx: Ctx, credentials: Credentials) -> None:
-    """Mutating endpoints (and read endpoints with API_READ_AUTH) need the configured token."""
-    expected = ctx.settings.api_token
+    """Mutating endpoints (and read endpoints with API_READ_AUTH) need the configured token.
+
+    (For mutating requests :mod:`services.api.admission` has checked it already, before their body
+    was read; this declares it in the OpenAPI schema and covers the reads.)
+    """
+    check_token(ctx.settings.api_token, credentials.credentials if credentials else None)
+
+
+def check_token(expected: SecretStr | None, token: str | None) -> None:
+    """Raise the 403/401 a request with this bearer token gets; nothing when it is the right one."""
     if expected is None:
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, "API_TOKEN is not set on the server, so this endpoint is disabled"
         )
-    if credentials is None:
+    if token is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "missing token: send Authorization: Bearer <API_TOKEN>",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    if not secrets.compare_digest(credentials.credentials.encode(), expected.get_secret_value().encode()):
+    if not secrets.compare_digest(token.encode(), expected.get_secret_value().encode()):
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "invalid token",

@@ -14,6 +14,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from job_importer import history
 from job_importer.netguard import BlockedURL, check_url
+from job_importer.redact import redact
 from job_importer.settings import FeedConfig
 from job_importer.trigger import start_import
 from services.api.deps import Ctx, Paging, read_access, require_token
@@ -26,8 +27,12 @@ RETRY_MS = 2000
 
 @router.get("/feeds", dependencies=[Depends(read_access)])
 def list_feeds(ctx: Ctx) -> list[Feed]:
-    """The configured feeds (FEEDS, FEEDS_FILE or the bundled list)."""
-    return [Feed.model_validate(feed.model_dump()) for feed in ctx.settings.feed_configs()]
+    """The configured feeds (FEEDS, FEEDS_FILE or the bundled list), credentials redacted: a URL's
+    ``user:password`` shows as ``***`` (start them by that URL, or by their full one)."""
+    return [
+        Feed.model_validate({**feed.model_dump(), "url": redact(feed.url)})
+        for feed in ctx.settings.feed_configs()
+    ]
 
 
 @router.post(
@@ -43,16 +48,18 @@ def start(ctx: Ctx, body: Annotated[StartImport | None, Body()] = None) -> Start
     to public addresses only (unless API_ALLOW_PRIVATE_FEEDS); their fetches are checked again,
     redirects included.
     """
-    configured = {feed.url: feed for feed in ctx.settings.feed_configs()}
+    all_configured = ctx.settings.feed_configs()
+    configured = _configured_by_url(all_configured)
     if body is None or body.feeds is None:
-        feeds = list(configured.values())
+        feeds = all_configured
         if not feeds:
             raise HTTPException(
                 status.HTTP_409_CONFLICT, "no feeds are configured (FEEDS, FEEDS_FILE): give 'feeds'"
             )
     else:
-        feeds = [configured.get(url) or FeedConfig(url=url) for url in dict.fromkeys(body.feeds)]
-    ad_hoc = {feed.url for feed in feeds if feed.url not in configured}
+        chosen = [configured.get(url) or FeedConfig(url=url) for url in body.feeds]
+        feeds = list({feed.url: feed for feed in chosen}.values())
+    ad_hoc = {feed.url for feed in feeds if configured.get(feed.url) is not feed}
     problems = []
     for index, feed in enumerate(feeds):
         try:
@@ -66,6 +73,13 @@ def start(ctx: Ctx, body: Annotated[StartImport | None, Body()] = None) -> Start
         raise RequestValidationError(problems)
     started = start_import(ctx.settings, ctx.store, ctx.broker, feeds, "api", guarded=ad_hoc)
     return Started(batch_id=started.batch_id, run_ids=started.run_ids)
+
+
+def _configured_by_url(feeds: list[FeedConfig]) -> dict[str, FeedConfig]:
+    """Configured feeds by their URL and by their redacted URL (what GET /feeds shows)."""
+    by_url = {redact(feed.url): feed for feed in feeds}
+    by_url.update({feed.url: feed for feed in feeds})
+    return by_url
 
 
 @router.get("/imports", dependencies=[Depends(read_access)])

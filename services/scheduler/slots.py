@@ -22,6 +22,7 @@ from job_importer.accounting import reconcile_dead_letters
 from job_importer.db import Store
 from job_importer.keys import Keys
 from job_importer.settings import FeedConfig, Settings
+from job_importer.stranded import repair_stranded_runs
 from job_importer.trigger import start_import
 
 log = logging.getLogger(__name__)
@@ -157,9 +158,11 @@ def run_scheduler(
 
 
 def _housekeeping(settings: Settings, store: Store, broker: RedisBroker) -> None:
-    """Account for dead-lettered messages and trim old history; never fatal to the schedule."""
+    """Account for dead-lettered messages, repair runs whose messages Redis lost, trim old history;
+    never fatal to the schedule."""
     try:
         reconcile_dead_letters(settings, store, broker)
+        repair_stranded_runs(settings, store, broker.client)
         history.cleanup(store, timedelta(days=settings.history_retention_days))
     except Exception:
         log.exception("housekeeping failed; will try again")

@@ -174,3 +174,11 @@ def test_the_api_exports_queue_gauges(stack: Stack, client: httpx.Client) -> Non
     finally:
         client.post("/queues/fetch/resume")
     wait_finished(client, run_id)  # leave nothing queued for the next tests
+
+
+def test_the_api_exports_redis_memory_for_the_maxmemory_alert(stack: Stack, anon: httpx.Client) -> None:
+    text = anon.get("/metrics").text
+    info = stack.broker.client.info("memory")
+    used = metric_value(text, "job_importer_redis_memory_used_bytes")
+    assert used is not None and used > 0
+    assert metric_value(text, "job_importer_redis_memory_max_bytes") == float(info["maxmemory"])

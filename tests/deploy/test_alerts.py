@@ -29,7 +29,7 @@ def test_rules_pass_promtool_check_and_unit_tests(tmp_path: Path) -> None:
     shutil.copy(HERE / "alerts_test.yaml", tmp_path / "alerts_test.yaml")
     checked = promtool("check", "rules", "rules.yaml", cwd=tmp_path)
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "SUCCESS: 4 rules found" in checked.stdout
+    assert "SUCCESS: 5 rules found" in checked.stdout
     tested = promtool("test", "rules", "alerts_test.yaml", cwd=tmp_path)
     assert tested.returncode == 0, tested.stdout + tested.stderr
     assert "SUCCESS" in tested.stdout
@@ -42,6 +42,7 @@ def test_every_alert_has_a_firing_and_a_quiet_unit_test() -> None:
         "JobImporterDeadLettersGrowing",
         "JobImporterBacklogNotDraining",
         "JobImporterNoRecentImport",
+        "JobImporterRedisMemoryNearLimit",
     }
     cases = [
         case

@@ -360,6 +360,11 @@ def test_in_chart_redis_keeps_an_append_only_file_behind_a_password() -> None:
     args = redis["args"]
     assert args[args.index("--appendonly") + 1] == "yes"
     assert args[args.index("--requirepass") + 1] == "$(REDIS_PASSWORD)"
+    # A limit under the container's, and never evict: writes fail (and the workers wait) instead.
+    assert (args[args.index("--maxmemory") + 1], args[args.index("--maxmemory-policy") + 1]) == (
+        "768mb",
+        "noeviction",
+    )
     [claim] = find(docs, "StatefulSet", f"{FULLNAME}-redis")["spec"]["volumeClaimTemplates"]
     assert claim["spec"]["resources"]["requests"]["storage"] == "2Gi"
     assert {mount["mountPath"] for mount in redis["volumeMounts"]} == {"/data"}
@@ -383,6 +388,12 @@ def test_network_policies_admit_only_the_expected_peers() -> None:
         }
     } in redis
     assert find(docs, "NetworkPolicy", f"{FULLNAME}-scheduler")["spec"]["ingress"] == []
+    for worker in ("fetcher", "importer"):  # scraped by Prometheus's namespace only, unless told otherwise
+        [rule] = find(docs, "NetworkPolicy", f"{FULLNAME}-{worker}")["spec"]["ingress"]
+        assert rule["from"] == [
+            {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+        ]
+    assert config_map(docs)["WORKER_METRICS_HOST"] == "0.0.0.0"
     full = render(MATRIX["full"])
     api = find(full, "NetworkPolicy", f"{FULLNAME}-api")["spec"]["ingress"][0]["from"]
     names = [peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] for peer in api]

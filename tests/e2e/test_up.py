@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 
@@ -87,3 +88,28 @@ def _get(url: str) -> object:
         return httpx.get(url, timeout=5).json()
     except httpx.TransportError:
         return None  # still starting
+
+
+def test_a_second_up_says_the_port_is_taken_and_exits(settings) -> None:
+    with socket.socket() as holder:  # what the first `up`'s API holds
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        config = settings.model_copy(update={"api_port": port})
+        second = subprocess.Popen(
+            [sys.executable, "-m", "cli", "up"],
+            env={**os.environ, **config.as_env()},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        try:
+            _, stderr = second.communicate(timeout=60)  # not running on, its API restarting every 2 s
+        except subprocess.TimeoutExpired:
+            os.killpg(second.pid, signal.SIGKILL)
+            second.wait(timeout=10)
+            raise AssertionError("the second `up` kept running") from None
+    assert second.returncode == 1
+    assert f"API_PORT {port} on 127.0.0.1 is not free" in stderr
+    assert "another `job-importer up`" in stderr

@@ -79,7 +79,7 @@ def stack(**overrides: object) -> Iterator[Stack]:
     host, port = parse_uri(mongodb_url)["nodelist"][0]
     link = CuttableLink(host, port).start()
     tag = uuid.uuid4().hex[:10]
-    settings = Settings(
+    chosen: dict[str, object] = dict(
         redis_url=redis_server.url,
         mongodb_url=mongodb_url,
         mongodb_db=f"long_{tag}",
@@ -96,8 +96,9 @@ def stack(**overrides: object) -> Iterator[Stack]:
         fetch_max_retries=10,
         worker_shutdown_timeout_ms=20_000,
         metrics_enabled=False,
-        **overrides,  # type: ignore[arg-type]
     )
+    chosen.update(overrides)
+    settings = Settings(**chosen)  # type: ignore[arg-type]
     store = open_store(settings)
     worker_settings = settings.model_copy(update={"mongodb_url": through(link, mongodb_url)})
     feeds = FeedServer().start()
@@ -225,7 +226,11 @@ class FaultInjector:
 def soak(minutes: float, fault_every_s: float, slot_s: int, seed: int) -> Figures:
     catalog = Catalog(feeds=4, items=300, added_per_version=20, edited_per_version=15)
     rng = random.Random(seed)
-    with stack() as system:
+    # The shipped heartbeat timeout and maintenance: recovery from a kill as in production.
+    shipped = {
+        name: Settings.model_fields[name].default for name in ("heartbeat_timeout_ms", "maintenance_chance")
+    }
+    with stack(**shipped) as system:
         routes = {feed: ChangingFeed(catalog, feed) for feed in range(catalog.feeds)}
         for feed, route in routes.items():
             system.feeds.routes[catalog.path(feed)] = route

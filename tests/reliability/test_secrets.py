@@ -6,18 +6,23 @@ import base64
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
+import httpx
 import redis
+from pydantic import SecretStr
 
 from devstack.feedserver import FeedServer, Reply, Request
 from devstack.samplefeeds import jobicy_feed, sample_jobs
 from devstack.stack import start_redis
 from job_importer.db import get_store
 from job_importer.deadletters import DeadLetters
-from tests.conftest import free_port, wait_for
+from tests.api_server import metric_value
+from tests.conftest import free_port, wait_for, wait_for_runs
 
 FEED_SECRET = "feed-pass-7Hq2"
 REDIS_SECRET = "redis-pass-9Xv4"
@@ -49,7 +54,16 @@ def test_credentials_never_reach_logs_or_history(settings, store, tmp_path: Path
             "".join(f'[[feeds]]\nurl = "{url}"\nsource = "{name}"\n\n' for name, url in feeds.items())
         )
         config = settings.model_copy(
-            update={"redis_url": redis_url, "feeds_file": feeds_file, "schedule_cron": "0 0 1 1 *"}
+            update={
+                "redis_url": redis_url,
+                "feeds_file": feeds_file,
+                "schedule_cron": "0 0 1 1 *",
+                "api_port": free_port(),
+                "api_token": SecretStr("secrets-test-token"),
+                "metrics_enabled": True,
+                "fetcher_metrics_port": free_port(),
+                "importer_metrics_port": free_port(),
+            }
         )
         with open(log_path, "wb") as log:
             up = subprocess.Popen(
@@ -68,6 +82,39 @@ def test_credentials_never_reach_logs_or_history(settings, store, tmp_path: Path
                 120,
                 what="the scheduled runs of the three feeds",
             )
+            api = f"http://127.0.0.1:{config.api_port}"
+            listed = httpx.get(f"{api}/feeds", timeout=10).text
+            picker = (
+                httpx.get(f"{api}/ui/app.js", timeout=10).text + listed
+            )  # the UI's feed picker reads /feeds
+            # The picker starts a feed by the URL it was shown: the configured feed, credentials and all.
+            again = httpx.post(
+                f"{api}/imports/start",
+                json={"feeds": [json.loads(listed)[0]["url"]]},
+                headers={"Authorization": "Bearer secrets-test-token"},
+                timeout=10,
+            )
+            assert again.status_code == 202, again.text
+            wait_for_runs(store, again.json()["run_ids"])
+            scraped = {
+                service: httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+                for service, port in (
+                    ("fetcher", config.fetcher_metrics_port),
+                    ("importer", config.importer_metrics_port),
+                )
+            }
+            metric_dirs = [
+                Path(tempfile.gettempdir()) / f"job-importer-metrics-{service}-{port}"
+                for service, port in (
+                    ("fetcher", config.fetcher_metrics_port),
+                    ("importer", config.importer_metrics_port),
+                )
+            ]
+            modes = {str(path): stat.S_IMODE(path.stat().st_mode) for path in metric_dirs}
+            bound = {
+                port: listening_addresses(port)
+                for port in (config.fetcher_metrics_port, config.importer_metrics_port)
+            }
             client = redis.Redis.from_url(redis_url)
             dead = json.dumps(
                 [
@@ -92,6 +139,20 @@ def test_credentials_never_reach_logs_or_history(settings, store, tmp_path: Path
     )
     assert by_source["private"]["feed_url"].startswith("http://***@127.0.0.1:")
 
+    # What anyone who can reach the API or a metrics port sees: the redacted URL, and the same
+    # `feed` label from the fetcher (which has the full URL) as from the importer (the redacted one).
+    redacted = feeds["private"].replace(f"feeduser:{FEED_SECRET}", "***")
+    assert redacted in json.loads(listed)[0]["url"]
+    assert (
+        metric_value(scraped["fetcher"], "job_importer_feed_fetches_total", feed=redacted, result="ok") == 2
+    )
+    assert (
+        metric_value(scraped["importer"], "job_importer_items_total", feed=redacted, outcome="new") == 30
+    )  # then unchanged
+    assert all(mode & 0o077 == 0 for mode in modes.values()), f"metric files readable by others: {modes}"
+    # Everything else is on loopback, so the metrics are too (WORKER_METRICS_HOST follows API_HOST).
+    assert all(addresses == {"127.0.0.1"} for addresses in bound.values()), bound
+
     logs = log_path.read_text(errors="replace")
     assert "HTTP Request: GET http://***@127.0.0.1" in logs  # the request was logged, redacted
     stored = json.dumps(
@@ -102,7 +163,21 @@ def test_credentials_never_reach_logs_or_history(settings, store, tmp_path: Path
         default=str,
     )
     for secret in (FEED_SECRET, REDIS_SECRET):
+        assert secret not in listed and secret not in picker, "a credential in GET /feeds"
+        assert all(secret not in text for text in scraped.values()), "a credential in the metrics"
         assert secret not in logs, "a credential in the logs"
         assert secret not in stored, "a credential in MongoDB"
         assert secret not in dead
-    assert get_store(config).runs.count_documents({}) == len(feeds)
+    assert get_store(config).runs.count_documents({}) == len(feeds) + 1
+    assert seen_auth.count(expected_auth) == 2  # the run started by its redacted URL used them too
+
+
+def listening_addresses(port: int) -> set[str]:
+    """The IPv4 addresses a TCP port is listening on, from /proc/net/tcp (no traffic sent)."""
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        address, _, hex_port = local.partition(":")
+        if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+            found.add(".".join(str(int(address[i : i + 2], 16)) for i in (6, 4, 2, 0)))
+    return found

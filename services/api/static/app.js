@@ -57,11 +57,18 @@ function badge(text, cls) {
   return h("span", { class: `badge ${cls || text}` }, text);
 }
 
-// Text of a feed's HTML: parsed in an inert document (no scripts run, nothing loads), text only.
+// Text of a feed's HTML, text only: tags dropped (block tags become line breaks), entities decoded
+// by a textarea, which creates no elements. Parsing the HTML (even in an inert DOMParser document)
+// would make the browser report each inline handler of the feed against the Content-Security-Policy.
 function plainText(html) {
   if (!html) return "";
-  const doc = new DOMParser().parseFromString(html, "text/html");
-  return (doc.body.innerText || doc.body.textContent || "").trim();
+  const text = html
+    .replace(/<(script|style)\b[\s\S]*?<\/\1\s*>/gi, " ")
+    .replace(/<\/?(p|br|div|li|ul|ol|h[1-6]|tr|table|blockquote)\b[^>]*>/gi, "\n")
+    .replace(/<[^>]*>?/g, "");
+  const decoder = document.createElement("textarea");
+  decoder.innerHTML = text;
+  return decoder.value.replace(/\n\s*\n+/g, "\n\n").trim();
 }
 
 function notify(message, isError) {
@@ -333,7 +340,7 @@ function startForm(feeds) {
     h("div", { class: "toolbar" }, all),
     h("details", {}, h("summary", {}, "Choose feeds"),
       h("div", { class: "feeds" }, feeds.map((feed, i) => h("label", {}, boxes[i], feed.url))),
-      h("div", { class: "toolbar" }, h("label", { style: "flex:1" }, "Another feed URL", url), chosen)));
+      h("div", { class: "toolbar" }, h("label", { class: "grow" }, "Another feed URL", url), chosen)));
 }
 
 function filterForm(feeds, filters, apply) {
@@ -502,7 +509,7 @@ async function showJobs() {
     for (const [name, input] of Object.entries(inputs)) next[name] = input.value.trim();
     location.hash = `#/jobs${query(next)}`;
   } },
-  h("label", { style: "flex:2" }, "Search", inputs.q), h("label", {}, "Source", inputs.source),
+  h("label", { class: "grow2" }, "Search", inputs.q), h("label", {}, "Source", inputs.source),
   h("label", {}, "Company", inputs.company), h("label", {}, "Location", inputs.location),
   h("label", {}, "Type", inputs.job_type), h("button", { type: "submit", class: "primary" }, "Search"));
   let jobs;
