@@ -20,7 +20,7 @@ from job_importer.broker import build_broker
 from job_importer.db import ensure_indexes, get_store
 from job_importer.queues import QueueCollector
 from job_importer.settings import Settings
-from services.api import failed, health, imports, jobs, queues
+from services.api import failed, health, imports, jobs, messages, queues
 from services.api.deps import ApiContext
 from services.api.models import errors
 
@@ -53,7 +53,7 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.ctx = ctx
-    for module in (imports, jobs, queues, failed):
+    for module in (imports, jobs, queues, messages, failed):
         app.include_router(module.router, responses=errors(401, 403))
     app.include_router(health.router)
     app.mount("/ui", StaticFiles(directory=str(STATIC), html=True), name="ui")
