@@ -215,6 +215,8 @@ function dispatch(block) {
 
 const routes = [
   [/^#\/imports\/(.+)$/, (id) => showRun(decodeURIComponent(id))],
+  [/^#\/queues\/([^/]+)\/messages\/(.+)$/, (queue, id) => showMessage(decodeURIComponent(queue), decodeURIComponent(id))],
+  [/^#\/queues\/([^/]+)\/messages$/, (queue) => showMessages(decodeURIComponent(queue))],
   [/^#\/queues$/, showQueues],
   [/^#\/jobs\/(.+)$/, (id) => showJob(decodeURIComponent(id))],
   [/^#\/jobs$/, showJobs],
@@ -451,7 +453,8 @@ function queueCard(refresh) {
     h("div", { class: "toolbar" }, h("strong", {}, q.queue), q.paused ? badge("paused") : badge("running", "completed"),
       h("span", { class: "muted" }, `${q.workers} worker(s)`)),
     h("div", { class: "counts" },
-      ["ready", "delayed", "in_progress", "dead"].map((name) => h("div", { "data-field": name }, h("b", {}, q[name]), h("span", {}, name.replace("_", " "))))),
+      ["ready", "delayed", "in_progress", "dead"].map((name) => h("a", { "data-field": name, href: `#/queues/${encodeURIComponent(q.queue)}/messages?state=${name}`, title: `Browse the ${name.replace("_", " ")} messages` },
+        h("b", {}, q[name]), h("span", {}, name.replace("_", " "))))),
     h("div", { class: "actions" },
       h("button", { type: "button", onclick: (e) => act(e.target,
         () => api("POST", `/queues/${q.queue}/${q.paused ? "resume" : "pause"}`), () => `${q.paused ? "Resumed" : "Paused"} ${q.queue}`).then(refresh) },
@@ -479,6 +482,96 @@ function deadLetters(queue, page, refresh) {
         if (confirm(`Delete every dead message of ${queue}?`)) act(e.target, () => api("DELETE", `/queues/${queue}/dead`), (r) => `Deleted ${r.count}`).then(refresh);
       } }, "Delete all")),
     rows.length ? table([["Died", "hide-narrow"], ["Actor"], ["Run"], ["Items", "num"], ["Reason"], ["Message"], [""]], rows) : null);
+}
+
+// Messages -----------------------------------------------------------------------------------
+
+const STATES = ["ready", "delayed", "in_progress", "dead"];
+// What can be done to selected messages in each state (the API skips the ones it cannot).
+const STATE_ACTIONS = {
+  ready: [["delete", "Delete"]],
+  delayed: [["promote", "Promote to ready"], ["delete", "Delete"]],
+  in_progress: [],
+  dead: [["requeue", "Requeue"], ["delete", "Delete"]],
+};
+
+async function showMessages(queue) {
+  const params = new URLSearchParams(location.hash.split("?")[1] || "");
+  const state = STATES.includes(params.get("state")) ? params.get("state") : "ready";
+  const page = Number(params.get("page") || 1);
+  const base = `#/queues/${encodeURIComponent(queue)}/messages`;
+  const go = (next) => { location.hash = `${base}${query({ state, page: next > 1 ? next : "" })}`; };
+  const tabs = h("nav", { class: "tabs", "aria-label": "Message state" }, STATES.map((name) =>
+    h("a", { href: `${base}?state=${name}`, class: name === state ? "active" : null, "data-state": name }, name.replace("_", " "))));
+  let result;
+  try {
+    result = await api("GET", `/queues/${encodeURIComponent(queue)}/messages${query({ state, page, page_size: PAGE_SIZE })}`);
+  } catch (error) {
+    render(h("h1", {}, `Messages of ${queue}`), tabs, h("p", { class: "error" }, error.message));
+    return;
+  }
+  const boxes = [];
+  const rows = result.items.map((m) => {
+    const box = h("input", { type: "checkbox", value: m.message_id, "aria-label": `Select ${m.message_id}` });
+    boxes.push(box);
+    return h("tr", { "data-message-id": m.message_id },
+      h("td", {}, box),
+      h("td", { class: "id" }, h("a", { href: `${base}/${encodeURIComponent(m.message_id)}` }, m.message_id)),
+      h("td", {}, m.actor),
+      h("td", {}, m.run_id ? h("a", { href: `#/imports/${encodeURIComponent(m.run_id)}` }, m.run_id) : "—"),
+      h("td", { class: "num" }, m.items),
+      h("td", { class: "hide-narrow" }, when(m.enqueued_at)),
+      h("td", {}, when(m.eta)),
+      h("td", { class: "num" }, m.retries));
+  });
+  const selected = () => boxes.filter((box) => box.checked).map((box) => box.value);
+  const all = h("input", { type: "checkbox", "aria-label": "Select all on this page",
+    onchange: (e) => { for (const box of boxes) box.checked = e.target.checked; } });
+  const actions = STATE_ACTIONS[state].map(([verb, label]) => h("button", {
+    type: "button", class: verb === "delete" ? "danger" : null, "data-action": verb, disabled: !rows.length,
+    onclick: (e) => {
+      const ids = selected();
+      if (!ids.length) { notify("Select messages first", true); return; }
+      if (verb === "delete" && !confirm(`Delete ${ids.length} message(s) of ${queue} for good?`)) return;
+      act(e.target, () => api("POST", `/queues/${encodeURIComponent(queue)}/messages/${verb}`, { ids }),
+        (r) => `${label}: ${r.count} done${r.skipped.length ? `, ${r.skipped.length} skipped (gone, or held by a worker)` : ""}`)
+        .then(() => showMessages(queue));
+    } }, label));
+  render(
+    h("h1", {}, h("a", { href: "#/queues" }, "Queues"), ` › ${queue}`),
+    tabs,
+    h("div", { class: "toolbar" }, h("span", { class: "muted", "data-test": "total" }, `${result.total} ${state.replace("_", " ")} message(s)`), actions),
+    rows.length
+      ? table([[all], ["Message"], ["Actor"], ["Run"], ["Items", "num"], ["Enqueued", "hide-narrow"], ["Due"], ["Retries", "num"]], rows, { id: "messages" })
+      : h("p", { class: "muted" }, "None."),
+    pager(page, result.total, go));
+}
+
+async function showMessage(queue, messageId) {
+  const back = `#/queues/${encodeURIComponent(queue)}/messages`;
+  let m;
+  try {
+    m = await api("GET", `/queues/${encodeURIComponent(queue)}/messages/${encodeURIComponent(messageId)}`);
+  } catch (error) {
+    render(h("h1", {}, "Message"), h("p", { class: "error" }, error.message), h("a", { href: back }, "Back to the messages"));
+    return;
+  }
+  const field = (label, value) => h("div", {}, h("span", { class: "label" }, label), value === null || value === undefined || value === "" ? "—" : value);
+  const verbs = STATE_ACTIONS[m.state];
+  render(
+    h("h1", {}, h("a", { href: back + `?state=${m.state}` }, `${queue}: ${m.state.replace("_", " ")}`), " › message"),
+    h("div", { class: "card grid", id: "message" },
+      field("Message", m.message_id), field("State", badge(m.state.replace("_", " "), m.state)), field("Actor", m.actor),
+      field("Run", m.run_id ? h("a", { href: `#/imports/${encodeURIComponent(m.run_id)}` }, m.run_id) : null),
+      field("Items", m.items), field("Enqueued", when(m.enqueued_at)), field("Due", when(m.eta)), field("Retries", m.retries)),
+    h("div", { class: "actions" }, verbs.map(([verb, label]) => h("button", { type: "button", class: verb === "delete" ? "danger" : null, onclick: (e) => {
+      if (verb === "delete" && !confirm("Delete this message for good?")) return;
+      act(e.target, () => api("POST", `/queues/${encodeURIComponent(queue)}/messages/${verb}`, { ids: [m.message_id] }),
+        (r) => (r.count ? `${label}: done` : `${label}: skipped (gone, or held by a worker)`)).then((r) => { if (r && r.count) location.hash = back + `?state=${m.state}`; });
+    } }, label))),
+    m.error ? h("section", {}, h("h2", {}, "Error"), h("pre", { class: "block", id: "message-error" }, m.error)) : null,
+    m.traceback ? h("section", {}, h("h2", {}, "Traceback"), h("pre", { class: "block", id: "message-traceback" }, m.traceback)) : null,
+    h("h2", {}, "Payload"), h("pre", { class: "block", id: "message-payload" }, m.payload));
 }
 
 // Jobs ---------------------------------------------------------------------------------------
