@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from annotated_types import Ge, Le
 from croniter import croniter
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from job_importer.redact import redact
@@ -108,6 +108,10 @@ class Settings(BaseSettings):
     fetcher_metrics_port: int = 9191
     importer_metrics_port: int = 9192
 
+    # Logging (job_importer/logs.py): every process, one line per record.
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+
     # HTTP API and admin UI (`job-importer api`, started by `job-importer up`).
     api_host: str = "127.0.0.1"  # 0.0.0.0 in a container
     api_port: int = Field(8000, ge=1, le=65535)
@@ -129,6 +133,13 @@ class Settings(BaseSettings):
             if urlsplit(url).scheme.lower() not in ("http", "https"):
                 raise ValueError(f"{redact(url)!r} is not an http(s) URL")
         return value
+
+    @field_validator("log_level", "log_format", mode="before")
+    @classmethod
+    def _any_case(cls, value: object, info: ValidationInfo) -> object:
+        if not isinstance(value, str):
+            return value
+        return value.upper() if info.field_name == "log_level" else value.lower()
 
     @field_validator("redis_url")
     @classmethod

@@ -21,6 +21,7 @@ from job_importer.db import ensure_indexes, get_store
 from job_importer.queues import QueueCollector
 from job_importer.settings import Settings
 from services.api import failed, health, imports, jobs, messages, queues
+from services.api.access import AccessLog
 from services.api.deps import ApiContext
 from services.api.models import errors
 
@@ -53,6 +54,7 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.ctx = ctx
+    app.add_middleware(AccessLog)
     for module in (imports, jobs, queues, messages, failed):
         app.include_router(module.router, responses=errors(401, 403))
     app.include_router(health.router)
