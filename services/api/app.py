@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CollectorRegistry
 from pymongo.errors import PyMongoError
 
@@ -47,7 +48,9 @@ def create_app(settings: Settings) -> FastAPI:
             log.warning("could not create MongoDB indexes now: %s", exc)
         yield
 
-    app = FastAPI(
+    # FastAPIOffline: /docs and /redoc load Swagger UI and ReDoc from the fastapi-offline package
+    # (served under /static-offline-docs), so they work without internet.
+    app = FastAPIOffline(
         title="job-importer",
         summary="Start and follow feed imports, browse jobs, manage queues and dead letters.",
         version="0.1.0",
