@@ -108,6 +108,10 @@ class Settings(BaseSettings):
     fetcher_metrics_port: int = 9191
     importer_metrics_port: int = 9192
 
+    # The UI's backlog chart (job_importer/backlog.py): the API samples queue counts this often.
+    backlog_sample_s: int = Field(60, ge=1, le=3600)
+    backlog_keep_hours: int = Field(24, ge=1, le=24 * 14)
+
     # Logging (job_importer/logs.py): every process, one line per record.
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"

@@ -17,11 +17,12 @@ from prometheus_client import CollectorRegistry
 from pymongo.errors import PyMongoError
 
 from job_importer import metrics
+from job_importer.backlog import BacklogSampler
 from job_importer.broker import build_broker
 from job_importer.db import ensure_indexes, get_store
 from job_importer.queues import QueueCollector
 from job_importer.settings import Settings
-from services.api import failed, health, imports, jobs, messages, queues
+from services.api import failed, health, imports, jobs, messages, queues, stats
 from services.api.access import AccessLog
 from services.api.deps import ApiContext
 from services.api.models import errors
@@ -46,7 +47,10 @@ def create_app(settings: Settings) -> FastAPI:
             await run_in_threadpool(ensure_indexes, ctx.store)
         except PyMongoError as exc:  # serve anyway: /readyz says what is missing
             log.warning("could not create MongoDB indexes now: %s", exc)
+        sampler = BacklogSampler(broker.client, settings)  # the UI's backlog chart
+        sampler.start()
         yield
+        sampler.stop()
 
     # FastAPIOffline: /docs and /redoc load Swagger UI and ReDoc from the fastapi-offline package
     # (served under /static-offline-docs), so they work without internet.
@@ -58,7 +62,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.ctx = ctx
     app.add_middleware(AccessLog)
-    for module in (imports, jobs, queues, messages, failed):
+    for module in (imports, jobs, queues, messages, failed, stats):
         app.include_router(module.router, responses=errors(401, 403))
     app.include_router(health.router)
     app.mount("/ui", StaticFiles(directory=str(STATIC), html=True), name="ui")

@@ -412,7 +412,9 @@ async function showQueues() {
   const cards = h("div", { class: "queues", id: "queues" });
   const dead = h("section", { id: "dead-letters" });
   const failed = h("section", { id: "failed-items" });
-  render(h("h1", {}, "Queues"), cards, h("h2", {}, "Dead letters"), dead, h("h2", {}, "Failed items"), failed);
+  const charts = h("section", { id: "charts-section" });
+  render(h("h1", {}, "Queues"), cards, charts, h("h2", {}, "Dead letters"), dead, h("h2", {}, "Failed items"), failed);
+  chartsSection().then((section) => charts.replaceChildren(section));
   const refreshCounts = async () => {
     try {
       const queues = await api("GET", "/queues");
@@ -482,6 +484,97 @@ function deadLetters(queue, page, refresh) {
         if (confirm(`Delete every dead message of ${queue}?`)) act(e.target, () => api("DELETE", `/queues/${queue}/dead`), (r) => `Deleted ${r.count}`).then(refresh);
       } }, "Delete all")),
     rows.length ? table([["Died", "hide-narrow"], ["Actor"], ["Run"], ["Items", "num"], ["Reason"], ["Message"], [""]], rows) : null);
+}
+
+// Charts -------------------------------------------------------------------------------------
+// Drawn as SVG here (no library): items per interval as stacked bars, the backlog as lines.
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+const CHART = { width: 640, height: 180, left: 44, bottom: 22, top: 8, right: 8 };
+
+function svg(tag, attrs, ...children) {
+  const el = document.createElementNS(SVG_NS, tag);
+  for (const [key, value] of Object.entries(attrs || {})) el.setAttribute(key, String(value));
+  for (const child of children.flat(Infinity)) if (child) el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  return el;
+}
+
+function niceMax(value) {
+  if (value <= 0) return 1;
+  const power = 10 ** Math.floor(Math.log10(value));
+  return [1, 2, 5, 10].map((step) => step * power).find((top) => top >= value);
+}
+
+function axes(top, labels) {
+  const { width, height, left, bottom, top: pad, right } = CHART;
+  const y = (v) => height - bottom - (v / top) * (height - bottom - pad);
+  const grid = [0, top / 2, top].map((v) => [
+    svg("line", { x1: left, x2: width - right, y1: y(v), y2: y(v), class: "grid" }),
+    svg("text", { x: left - 6, y: y(v) + 4, "text-anchor": "end", class: "tick" }, v.toLocaleString()),
+  ]);
+  const ticks = labels.map(([x, text, anchor]) => svg("text", { x, y: height - 6, "text-anchor": anchor || "middle", class: "tick" }, text));
+  return { y, parts: [grid, ticks] };
+}
+
+function hourLabel(date) {
+  return date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+}
+
+const ITEM_SERIES = [["new", "series-new"], ["updated", "series-updated"], ["failed", "series-failed"]];
+
+function itemsChart(buckets) {
+  const { width, height, left, bottom, right } = CHART;
+  const totals = buckets.map((b) => ITEM_SERIES.reduce((sum, [name]) => sum + b[name], 0));
+  const top = niceMax(Math.max(0, ...totals));
+  const slot = (width - left - right) / Math.max(1, buckets.length);
+  const every = Math.max(1, Math.ceil(buckets.length / 6));
+  const labels = buckets.map((b, i) => [left + slot * (i + 0.5), i % every === 0 ? hourLabel(new Date(b.start)) : ""]);
+  const { y, parts } = axes(top, labels);
+  const bars = buckets.map((b, i) => {
+    let base = 0;
+    return ITEM_SERIES.map(([name, cls]) => {
+      if (!b[name]) return null;
+      const rect = svg("rect", { x: left + slot * i + 1, width: Math.max(1, slot - 2), y: y(base + b[name]), height: y(base) - y(base + b[name]),
+        class: cls, "data-series": name, "data-value": b[name] }, svg("title", {}, `${hourLabel(new Date(b.start))}: ${b[name]} ${name}`));
+      base += b[name];
+      return rect;
+    });
+  });
+  return svg("svg", { viewBox: `0 0 ${width} ${height}`, class: "chart", id: "items-chart", role: "img", "aria-label": "Items per interval: new, updated, failed" },
+    parts, bars, svg("line", { x1: left, x2: width - right, y1: height - bottom, y2: height - bottom, class: "axis" }));
+}
+
+function backlogChart(samples) {
+  const { width, height, left, right } = CHART;
+  const queues = samples.length ? Object.keys(samples[samples.length - 1].queues) : [];
+  const waiting = (sample, q) => { const c = sample.queues[q]; return c ? c.ready + c.delayed + c.in_progress : 0; };
+  const top = niceMax(Math.max(0, ...samples.flatMap((s) => queues.map((q) => waiting(s, q)))));
+  const t0 = samples.length ? samples[0].at : 0;
+  const t1 = samples.length ? samples[samples.length - 1].at : 1;
+  const x = (at) => left + (t1 > t0 ? (at - t0) / (t1 - t0) : 0.5) * (width - left - right);
+  const labels = samples.length ? [[x(t0), hourLabel(new Date(t0 * 1000)), "start"], [x(t1), hourLabel(new Date(t1 * 1000)), "end"]] : [];
+  const { y, parts } = axes(top, labels);
+  const lines = queues.map((q, i) => svg("polyline", {
+    points: samples.map((s) => `${x(s.at).toFixed(1)},${y(waiting(s, q)).toFixed(1)}`).join(" "),
+    class: `line series-${i % 4}`, "data-queue": q, "data-points": samples.length }, svg("title", {}, `${q}: ready + delayed + in progress`)));
+  return svg("svg", { viewBox: `0 0 ${width} ${height}`, class: "chart", id: "backlog-chart", role: "img", "aria-label": "Queue backlog over time" }, parts, lines);
+}
+
+function legend(entries) {
+  return h("div", { class: "legend" }, entries.map(([label, cls]) => h("span", {}, h("i", { class: cls }), label)));
+}
+
+async function chartsSection() {
+  const [buckets, samples] = await Promise.all([
+    api("GET", `/stats/items${query({ hours: 24, bucket_minutes: 60 })}`).catch(() => []),
+    api("GET", `/stats/backlog${query({ hours: 6 })}`).catch(() => []),
+  ]);
+  const queues = samples.length ? Object.keys(samples[samples.length - 1].queues) : [];
+  return h("div", { class: "charts", id: "charts" },
+    h("div", { class: "card" }, h("strong", {}, "Items per hour, last 24 h"), legend(ITEM_SERIES.map(([name, cls]) => [name, cls])), itemsChart(buckets)),
+    h("div", { class: "card" }, h("strong", {}, "Backlog (ready + delayed + in progress), last 6 h"),
+      legend(queues.map((q, i) => [q, `series-${i % 4}`])),
+      samples.length ? backlogChart(samples) : h("p", { class: "muted" }, "No samples yet: the API records one every BACKLOG_SAMPLE_S.")));
 }
 
 // Messages -----------------------------------------------------------------------------------
