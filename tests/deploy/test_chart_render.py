@@ -435,3 +435,60 @@ def test_image_references() -> None:
     assert container(find(full, "CronJob", f"{FULLNAME}-scheduler"))["image"].endswith(f"fetcher@{digest}")
     importer = container(find(full, "Deployment", f"{FULLNAME}-importer"))["image"]
     assert importer == "registry.example.com/jobs/job-importer-importer:1.2.3"
+
+
+@pytest.mark.parametrize("case", MATRIX)
+def test_every_object_names_its_namespace(case: str) -> None:
+    """checkov CKV_K8S_21: no object may land in whatever namespace kubectl happens to use."""
+    for doc in render(MATRIX[case]):
+        assert doc["metadata"].get("namespace") == NAMESPACE, f"{doc['kind']}/{doc['metadata']['name']}"
+
+
+def test_keda_falls_back_to_a_fixed_replica_count_when_it_cannot_read_the_queue() -> None:
+    scaled = find(render(), "ScaledObject", f"{FULLNAME}-importer")
+    assert scaled["spec"]["fallback"] == {"failureThreshold": 3, "replicas": 2}
+    custom = find(render(sets=("keda.fallback.replicas=4",)), "ScaledObject", f"{FULLNAME}-importer")
+    assert custom["spec"]["fallback"]["replicas"] == 4
+    off = find(render(sets=("keda.fallback.enabled=false",)), "ScaledObject", f"{FULLNAME}-importer")
+    assert "fallback" not in off["spec"]
+
+
+def test_the_registry_override_reaches_the_database_images_too() -> None:
+    docs = render(sets=("image.registry=mirror.example.com/jobs/",))
+    assert (
+        container(find(docs, "StatefulSet", f"{FULLNAME}-redis"))["image"]
+        == "mirror.example.com/jobs/redis:7.4.2"
+    )
+    assert (
+        container(find(docs, "StatefulSet", f"{FULLNAME}-mongodb"))["image"]
+        == "mirror.example.com/jobs/mongo:8.0.4"
+    )
+    assert container(find(render(), "StatefulSet", f"{FULLNAME}-redis"))["image"] == "redis:7.4.2"
+
+
+def test_helm_test_hook_checks_that_the_api_answers() -> None:
+    pod = find(render(), "Pod", f"{FULLNAME}-test-api")
+    assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    [check] = pod["spec"]["containers"]
+    assert check["image"] == "job-importer-fetcher:0.1.0" and check["command"] == ["python", "-c"]
+    assert f"http://{FULLNAME}-api.{NAMESPACE}.svc.cluster.local:8000/readyz" in check["args"][0]
+    assert check["securityContext"]["readOnlyRootFilesystem"] is True
+    assert ("Pod", f"{FULLNAME}-test-api") not in kinds(render(sets=("tests.enabled=false",)))
+
+
+def test_gitops_renders_are_stable_with_an_existing_secret() -> None:
+    """Argo CD and Flux render with `helm template`, where `lookup` finds nothing: generated
+    passwords would change on every render. With secrets.existingSecret nothing is generated."""
+    files = MATRIX["existing-secret"]
+    first, second = (
+        helm(
+            "template",
+            "rel",
+            str(CHART),
+            "--namespace",
+            NAMESPACE,
+            *[a for f in files for a in ("--values", str(CHART / "ci" / f))],
+        )
+        for _ in range(2)
+    )
+    assert first.returncode == 0 and first.stdout == second.stdout
