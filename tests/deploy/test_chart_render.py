@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from job_importer.settings import Settings
 from tests.deploy.chart import (
@@ -52,7 +53,8 @@ def env_of(doc: dict[str, Any], docs: list[dict[str, Any]]) -> dict[str, Any]:
     """What the container's environment holds: ConfigMap values, then its own env entries."""
     env: dict[str, Any] = {}
     for source in container(doc).get("envFrom", []):
-        env.update(find(docs, "ConfigMap", source["configMapRef"]["name"])["data"])
+        if "configMapRef" in source:  # a Secret of the user's (extraEnvFrom) is not rendered here
+            env.update(find(docs, "ConfigMap", source["configMapRef"]["name"])["data"])
     for entry in container(doc).get("env", []):
         env[entry["name"]] = entry.get("value", entry.get("valueFrom"))
     return env
@@ -302,6 +304,14 @@ def test_metrics_off_drops_worker_ports_probes_and_scrape_targets() -> None:
     assert "ServiceMonitor" not in {kind for kind, _ in kinds(docs)}
 
 
+def extra_env_names(case: str) -> set[str]:
+    names: set[str] = set()
+    for name in MATRIX[case]:
+        values = yaml.safe_load((CHART / "ci" / name).read_text(encoding="utf-8"))
+        names |= {entry["name"] for entry in values.get("extraEnv", [])}
+    return names
+
+
 @pytest.mark.parametrize("case", MATRIX)
 def test_rendered_settings_are_read_by_the_application(case: str, tmp_path: Path) -> None:
     """Every environment variable the chart sets is a setting, and Settings parses its value."""
@@ -314,7 +324,7 @@ def test_rendered_settings_are_read_by_the_application(case: str, tmp_path: Path
         if component(doc) not in APP_COMPONENTS:
             continue
         env = env_of(doc, docs)
-        unknown = set(env) - fields
+        unknown = set(env) - fields - extra_env_names(case)  # extraEnv is for variables of others
         assert not unknown, f"{doc['metadata']['name']} sets {unknown}, which no setting reads"
         from_secret = {name for name, value in env.items() if isinstance(value, dict)}
         assert {"REDIS_URL", "MONGODB_URL"} <= from_secret
@@ -492,3 +502,32 @@ def test_gitops_renders_are_stable_with_an_existing_secret() -> None:
         for _ in range(2)
     )
     assert first.returncode == 0 and first.stdout == second.stdout
+
+
+def test_extension_values_reach_every_app_pod() -> None:
+    docs = render(MATRIX["full"])
+    for doc in workloads(docs):
+        if component(doc) not in APP_COMPONENTS:
+            continue
+        spec, app = pod_spec(doc), container(doc)
+        assert {"name": "HTTPS_PROXY", "value": "http://proxy.example.com:3128"} in app["env"]
+        assert {"secretRef": {"name": "feed-credentials"}} in app["envFrom"]
+        assert {"name": "ca", "configMap": {"name": "corporate-ca"}} in spec["volumes"]
+        assert {"name": "ca", "mountPath": "/etc/ssl/corporate", "readOnly": True} in app["volumeMounts"]
+        assert spec["priorityClassName"] == "jobs-high"
+        [spread] = spec["topologySpreadConstraints"]
+        assert spread["topologyKey"] == "topology.kubernetes.io/zone"
+        assert spread["labelSelector"]["matchLabels"]["app.kubernetes.io/component"] == component(doc)
+    defaults = render()
+    assert all("priorityClassName" not in pod_spec(doc) for doc in workloads(defaults))
+
+
+def test_the_ingress_is_optional_and_routes_to_the_api() -> None:
+    assert not [doc for doc in render() if doc["kind"] == "Ingress"]
+    ingress = find(render(MATRIX["full"]), "Ingress", f"{FULLNAME}-api")
+    assert ingress["spec"]["ingressClassName"] == "nginx"
+    [rule] = ingress["spec"]["rules"]
+    assert rule["host"] == "jobs.example.com"
+    [path] = rule["http"]["paths"]
+    assert path["backend"]["service"] == {"name": f"{FULLNAME}-api", "port": {"number": 8000}}
+    assert ingress["spec"]["tls"] == [{"secretName": "jobs-example-com-tls", "hosts": ["jobs.example.com"]}]
