@@ -531,3 +531,23 @@ def test_the_ingress_is_optional_and_routes_to_the_api() -> None:
     [path] = rule["http"]["paths"]
     assert path["backend"]["service"] == {"name": f"{FULLNAME}-api", "port": {"number": 8000}}
     assert ingress["spec"]["tls"] == [{"secretName": "jobs-example-com-tls", "hosts": ["jobs.example.com"]}]
+
+
+def test_service_monitor_relabelings_apply_to_both_endpoints() -> None:
+    docs = render(
+        sets=(
+            "serviceMonitor.enabled=true",
+            "serviceMonitor.relabelings[0].targetLabel=cluster",
+            "serviceMonitor.relabelings[0].replacement=eu-1",
+            "serviceMonitor.metricRelabelings[0].action=drop",
+            "serviceMonitor.metricRelabelings[0].regex=python_gc_.*",
+            "serviceMonitor.metricRelabelings[0].sourceLabels[0]=__name__",
+        )
+    )
+    endpoints = find(docs, "ServiceMonitor", FULLNAME)["spec"]["endpoints"]
+    assert len(endpoints) == 2
+    for endpoint in endpoints:
+        assert endpoint["relabelings"] == [{"targetLabel": "cluster", "replacement": "eu-1"}]
+        assert endpoint["metricRelabelings"] == [
+            {"action": "drop", "regex": "python_gc_.*", "sourceLabels": ["__name__"]}
+        ]
