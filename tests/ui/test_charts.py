@@ -32,7 +32,7 @@ def test_items_and_backlog_charts_show_the_imports(stack: Stack, browser: Browse
     assert drawn("failed") == sum(run["failed"] for run in runs) == 1  # the entry without a title
     assert drawn("updated") == sum(run["updated"] for run in runs)
     for queue in ("fetch", "import"):
-        line = page.locator(f'#backlog-chart polyline[data-queue="{queue}"]')
+        line = page.locator(f'#backlog-chart polyline[data-series-queue="{queue}"]')
         expect(line).to_have_count(1)
         assert int(line.get_attribute("data-points") or 0) >= 3
     screenshot(page, "charts-laptop")

@@ -30,7 +30,7 @@ def test_the_api_docs_work_offline(stack: Stack, browser: Browser) -> None:
     assert refused == []
     page.goto(f"{stack.api.base_url}/redoc")
     expect(page.get_by_text("Start one run per feed").first).to_be_visible()
-    # ReDoc's bundle links its "built with Redocly" badge image from its CDN: only that fails.
-    assert refused == ["https://cdn.redoc.ly/redoc/logo-mini.svg"]
+    # ReDoc's bundle links its "built with Redocly" badge image from its CDN: only that may fail.
+    assert set(refused) <= {"https://cdn.redoc.ly/redoc/logo-mini.svg"}
     assert console.errors == []
     page.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from dataclasses import replace
 
 import dramatiq
 from playwright.sync_api import Browser, expect
@@ -148,3 +149,28 @@ def test_dark_mode_follows_the_operating_system(stack: Stack, browser: Browser) 
         page.close()
     assert colours["light"] == ["rgb(246, 247, 249)", "rgb(255, 255, 255)", "rgb(29, 35, 48)"]
     assert colours["dark"] == ["rgb(16, 20, 28)", "rgb(24, 30, 41)", "rgb(227, 232, 239)"]
+
+
+def test_a_run_with_more_failures_than_it_keeps_pages_through_all_of_them(
+    stack: Stack, browser: Browser
+) -> None:
+    path = f"/{uuid.uuid4().hex[:8]}.xml"
+    stack.feeds.routes[path] = jobicy_feed(
+        [replace(job, title="") for job in sample_jobs(140, start=70_000, seed=70)]
+    )
+    [run_id] = start_import(
+        stack.settings, stack.store, stack.broker, [FeedConfig(url=stack.feeds.url(path))], "api"
+    ).run_ids
+    wait_for(lambda: history.get_run(stack.store, run_id)["status"] == "completed", 60, what="the run")
+    page, console = open_page(browser, LAPTOP)
+    page.goto(f"{stack.api.base_url}/ui/#/imports/{run_id}")
+    expect(page.locator("#failures-capped")).to_contain_text("The run keeps its first 100")
+    items = page.locator("#run-failed-items")
+    expect(items.locator('[data-test="page"]')).to_have_text("Page 1 of 6 · 140 total")
+    expect(items.locator("tbody tr")).to_have_count(25)
+    for number in range(2, 7):
+        items.locator(".pager button").last.click()
+        expect(items.locator('[data-test="page"]')).to_have_text(f"Page {number} of 6 · 140 total")
+    expect(items.locator("tbody tr")).to_have_count(15)
+    assert console.errors == []
+    page.close()

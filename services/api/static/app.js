@@ -356,12 +356,15 @@ function filterForm(feeds, filters, apply) {
 // One run ------------------------------------------------------------------------------------
 
 async function showRun(runId) {
+  const params = new URLSearchParams(location.hash.split("?")[1] || "");
+  const page = Number(params.get("page") || 1);
+  const go = (next) => { location.hash = `#/imports/${encodeURIComponent(runId)}${query({ page: next > 1 ? next : "" })}`; };
   let run;
   let items;
   try {
     [run, items] = await Promise.all([
       api("GET", `/imports/${encodeURIComponent(runId)}`),
-      api("GET", `/failed-items${query({ run_id: runId, page_size: 100 })}`),
+      api("GET", `/failed-items${query({ run_id: runId, page, page_size: PAGE_SIZE })}`),
     ]);
   } catch (error) {
     render(h("h1", {}, "Run"), h("p", {}, error.message), h("a", { href: "#/imports" }, "Back to imports"));
@@ -381,11 +384,14 @@ async function showRun(runId) {
     run.error ? h("p", { class: "card" }, h("strong", {}, "Error: "), run.error) : null,
     run.warning ? h("p", { class: "card" }, h("strong", {}, "Warning: "), run.warning) : null,
     h("h2", {}, `Failures (${run.failed})`),
+    run.failures.length < run.failed
+      ? h("p", { class: "muted", id: "failures-capped" }, `The run keeps its first ${run.failures.length}; every failed item is listed, page by page, under Failed items.`)
+      : null,
     run.failures.length
       ? table([["GUID"], ["Reason"]], run.failures.map((f) => h("tr", {}, h("td", { class: "wrap" }, f.guid || "—"), h("td", { class: "wrap" }, f.reason))), { id: "failures" })
       : h("p", { class: "muted" }, "No failures."),
     h("h2", {}, `Failed items (${items.total})`),
-    failedItemsTable(items.items, () => showRun(runId)),
+    h("div", { id: "run-failed-items" }, failedItemsTable(items.items, () => showRun(runId)), items.total > PAGE_SIZE ? pager(page, items.total, go) : null),
   );
 }
 
@@ -556,7 +562,7 @@ function backlogChart(samples) {
   const { y, parts } = axes(top, labels);
   const lines = queues.map((q, i) => svg("polyline", {
     points: samples.map((s) => `${x(s.at).toFixed(1)},${y(waiting(s, q)).toFixed(1)}`).join(" "),
-    class: `line series-${i % 4}`, "data-queue": q, "data-points": samples.length }, svg("title", {}, `${q}: ready + delayed + in progress`)));
+    class: `line series-${i % 4}`, "data-series-queue": q, "data-points": samples.length }, svg("title", {}, `${q}: ready + delayed + in progress`)));
   return svg("svg", { viewBox: `0 0 ${width} ${height}`, class: "chart", id: "backlog-chart", role: "img", "aria-label": "Queue backlog over time" }, parts, lines);
 }
 
