@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-import json
-import time
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from cli import polling
-from cli.console import err, out, say
+from cli import exitcodes
+from cli.console import emit_json, err, fail, say
+from cli.history import JsonOption
+from cli.progress import BatchTimeout, BatchWatch
+from cli.tables import Listing, show
+from cli.workers import missing_workers
 from job_importer import history
 from job_importer.broker import build_broker
-from job_importer.db import Store, open_store
+from job_importer.db import open_store
 from job_importer.settings import FeedConfig, Settings, get_settings
 from job_importer.trigger import start_import
+
+SUMMARY_COUNTS = ("fetched", "new", "updated", "unchanged", "duplicates", "failed")
 
 
 def _feeds(settings: Settings, urls: list[str] | None) -> list[FeedConfig]:
@@ -28,53 +30,45 @@ def _feeds(settings: Settings, urls: list[str] | None) -> list[FeedConfig]:
     return [FeedConfig(url=url) for url in urls]
 
 
-def wait_for_batch(
-    store: Store, batch_id: str, total: int, timeout_s: float, *, show_progress: bool
-) -> list[dict[str, Any]]:
-    """Poll the batch's runs until every one has finished (completed or failed)."""
-    started = time.monotonic()
-    deadline = started + timeout_s
-    schedule = polling.Schedule()
-    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
-    with Progress(*columns, console=err, disable=not show_progress, transient=True) as progress:
-        task = progress.add_task("importing", total=total)
-        while True:
-            runs = history.list_runs(store, batch_id=batch_id, limit=max(total, 1))
-            finished = sum(run["status"] in history.TERMINAL for run in runs)
-            items = sum(run.get("new", 0) + run.get("updated", 0) + run.get("unchanged", 0) for run in runs)
-            progress.update(
-                task, completed=finished, description=f"importing · {items} items written or checked"
-            )
-            if finished >= total:
-                return sorted(runs, key=lambda run: run["created_at"])
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"runs of {batch_id} still unfinished after {timeout_s:.0f} s")
-            time.sleep(schedule.next_delay(time.monotonic() - started, polling.progress(runs, total)))
-
-
 def print_summary(summary: dict[str, Any]) -> None:
-    table = Table(title="Import summary")
-    columns = ("feed", "status", "fetched", "new", "updated", "unchanged", "duplicates", "failed")
-    for column in columns:
-        table.add_column(column, justify="left" if column in ("feed", "status") else "right")
+    listing = Listing(
+        "Import summary", ("feed", "status", *SUMMARY_COUNTS), numeric=frozenset(SUMMARY_COUNTS)
+    )
     for run in summary["runs"]:
         status = run["status"] + (" (not modified)" if run.get("not_modified") else "")
         if run.get("error"):
             status += f": {run['error']}"
         if run.get("warning"):
             status += f" (warning: {run['warning']})"
-        table.add_row(run["feed"], status, *(str(run[name]) for name in columns[2:]))
-    totals = summary["totals"]
-    table.add_row("[bold]total[/bold]", "", *(f"[bold]{totals[name]}[/bold]" for name in columns[2:]))
-    out.print(table)
+        listing.add(run["feed"], status, *(run[name] for name in SUMMARY_COUNTS))
+    listing.add("total", "", *(summary["totals"][name] for name in SUMMARY_COUNTS))
+    show(listing)
+
+
+def _follow_hint(batch_id: str) -> str:
+    return f"batch {batch_id}; follow it with `job-importer runs --batch {batch_id}`"
 
 
 def run_and_wait(
     settings: Settings, feeds: list[FeedConfig], trigger: history.Trigger, timeout_s: float, progress: bool
 ) -> dict[str, Any]:
+    """Start an import and follow it to the end. A timeout or Ctrl-C says how to go on following it
+    (the import itself goes on) and exits with TIMED_OUT or INTERRUPTED."""
     store = open_store(settings)
     started = start_import(settings, store, build_broker(settings), feeds, trigger)
-    runs = wait_for_batch(store, started.batch_id, len(started.run_ids), timeout_s, show_progress=progress)
+    watch = BatchWatch(
+        store, started.batch_id, len(started.run_ids), timeout_s, progress, lambda: missing_workers(settings)
+    )
+    try:
+        runs = watch.wait()
+    except BatchTimeout as exc:
+        raise fail(
+            f"timed out: {exc}; the import goes on: {_follow_hint(started.batch_id)}", exitcodes.TIMED_OUT
+        ) from None
+    except KeyboardInterrupt:
+        raise fail(
+            f"interrupted; the import goes on: {_follow_hint(started.batch_id)}", exitcodes.INTERRUPTED
+        ) from None
     return {"batch_id": started.batch_id, **history.summarize(runs)}
 
 
@@ -85,26 +79,32 @@ def import_(
     wait: Annotated[
         bool, typer.Option(help="Wait until every feed of the run is finished, then summarise")
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
-    timeout: Annotated[float, typer.Option(help="Seconds to wait with --wait")] = 900.0,
+    as_json: JsonOption = False,
+    timeout: Annotated[float, typer.Option(min=0.1, help="Seconds to wait with --wait")] = 900.0,
 ) -> None:
     """Start an import now."""
-    from cli.system import workers_running
-    from devstack.stack import local_stack
-
     settings = get_settings()
     feeds = _feeds(settings, feed)
     if not wait:
         started = start_import(settings, open_store(settings), build_broker(settings), feeds, "cli")
-        result = {"batch_id": started.batch_id, "run_ids": started.run_ids}
-        out.print_json(data=result) if as_json else out.print(
-            f"started {started.batch_id}: {len(started.run_ids)} run(s)"
-        )
+        if as_json:
+            emit_json({"batch_id": started.batch_id, "run_ids": started.run_ids})
+        else:
+            typer.echo(f"started {started.batch_id}: {len(started.run_ids)} run(s)")
+        if missing := missing_workers(settings):
+            err.print(
+                f"[yellow]warning: no {' or '.join(missing)} worker is running: the runs stay queued until one"
+                " starts (`job-importer worker SERVICE`, or `job-importer up`)[/yellow]"
+            )
         return
+    from cli.system import workers_running
+    from devstack.stack import local_stack
+
     with local_stack(settings, say) as live, workers_running(live, say):
         summary = run_and_wait(live, feeds, "cli", timeout, progress=not as_json)
     if as_json:
-        typer.echo(json.dumps(summary, default=str))
+        emit_json(summary)
     else:
         print_summary(summary)
-    raise typer.Exit(0 if all(run["status"] == "completed" for run in summary["runs"]) else 1)
+    ok = all(run["status"] == "completed" for run in summary["runs"])
+    raise typer.Exit(exitcodes.OK if ok else exitcodes.RUN_FAILED)

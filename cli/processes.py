@@ -12,6 +12,7 @@ import typer
 from cli.workers import Service, worker_argv, worker_env
 from job_importer.broker import build_broker
 from job_importer.db import open_store
+from job_importer.logs import configure_logging
 from job_importer.settings import get_settings
 
 
@@ -30,6 +31,7 @@ def schedule(once: Annotated[bool, typer.Option(help="Enqueue the current slot, 
     from services.scheduler.slots import run_scheduler
 
     settings = get_settings()
+    configure_logging(settings)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())  # Kubernetes stops a Job's pod with SIGTERM
     try:
@@ -48,12 +50,15 @@ def api(
     from services.api.app import create_app
 
     settings = get_settings()
+    configure_logging(settings)
     if host:  # the address it listens on decides the default Host allow-list
         settings = settings.model_copy(update={"api_host": host})
     uvicorn.run(
         create_app(settings),
         host=settings.api_host,
         port=port or settings.api_port,
-        log_level="warning",
+        log_config=None,  # ours (configure_logging): one format for every line
+        log_level=settings.log_level.lower(),
+        access_log=False,  # services/api/access.py logs each request instead
         timeout_graceful_shutdown=5,  # open event streams would otherwise hold shutdown
     )

@@ -11,23 +11,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import redis
-
-from cli.workers import Service, worker_argv, worker_env, worker_queue
+from cli.workers import Service, missing_workers, worker_argv, worker_env
 from devstack.stack import Say, child_env
 from devstack.supervisor import Supervisor
-from job_importer.control import live_workers
 from job_importer.settings import Settings
 
 WORKERS_READY_TIMEOUT_S = 90.0
 
 
 def workers_alive(settings: Settings) -> bool:
-    client = redis.Redis.from_url(settings.redis_url)
-    return all(
-        live_workers(client, settings.queue_namespace, worker_queue(service, settings)) > 0
-        for service in ("fetcher", "importer")
-    )
+    return not missing_workers(settings)
 
 
 def start_system(

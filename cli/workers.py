@@ -11,6 +11,9 @@ import sys
 import tempfile
 from typing import Literal
 
+import redis
+
+from job_importer.control import live_workers
 from job_importer.settings import Settings
 
 Service = Literal["fetcher", "importer"]
@@ -64,3 +67,14 @@ def worker_env(service: Service, settings: Settings) -> dict[str, str]:
         "dramatiq_prom_db": directory,
         "PROMETHEUS_MULTIPROC_DIR": directory,
     }
+
+
+def missing_workers(settings: Settings) -> list[Service]:
+    """The services with no live worker on their queue (workers announce themselves every second)."""
+    client = redis.Redis.from_url(settings.redis_url)
+    services: tuple[Service, ...] = ("fetcher", "importer")
+    return [
+        service
+        for service in services
+        if live_workers(client, settings.queue_namespace, worker_queue(service, settings)) == 0
+    ]

@@ -17,6 +17,7 @@ A run completes when every chunk is accounted for (done or dead), which the last
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -33,6 +34,7 @@ Trigger = Literal["schedule", "cli", "api"]
 Status = Literal["queued", "fetching", "importing", "completed", "failed"]
 TERMINAL: tuple[Status, ...] = ("completed", "failed")
 OUTCOMES = ("new", "updated", "unchanged", "failed")
+log = logging.getLogger(__name__)
 
 
 def now() -> datetime:
@@ -189,10 +191,12 @@ def fail_run(store: Store, run_id: str, reason: str, http_status: int | None = N
             }
         },
         return_document=ReturnDocument.AFTER,
-        projection={"started_at": 1, "created_at": 1, "feed_url": 1},
+        projection={"started_at": 1, "created_at": 1, "feed_url": 1, "fetched": 1, "failed": 1},
     )
     if doc:
-        metrics.run_finished(doc.get("feed_url"), "failed", _set_duration(store, doc, finished))
+        duration_s = _set_duration(store, doc, finished)
+        metrics.run_finished(doc.get("feed_url"), "failed", duration_s)
+        log_outcome(doc, "failed", int(duration_s * 1000) if duration_s is not None else None, redact(reason))
 
 
 def abandon_run(store: Store, run_id: str, reason: str, *, quiet_since: datetime) -> bool:
@@ -302,6 +306,7 @@ def record_dead_chunk(
 
 _COMPLETION_FIELDS = {
     "status": 1, "chunks_total": 1, "chunks_accounted": 1, "started_at": 1, "created_at": 1, "feed_url": 1,
+    **dict.fromkeys(("fetched", "new", "updated", "unchanged", "duplicates", "failed"), 1),
 }  # fmt: skip
 
 
@@ -324,6 +329,22 @@ def _complete(store: Store, doc: Mapping[str, Any]) -> None:
     result = store.runs.update_one({"_id": doc["_id"], "status": "importing"}, {"$set": done})
     if result.modified_count:
         metrics.run_finished(doc.get("feed_url"), "completed", duration_s)
+        log_outcome(doc, "completed", done.get("duration_ms"))
+
+
+def log_outcome(
+    doc: Mapping[str, Any], status: str, duration_ms: int | None, error: str | None = None
+) -> None:
+    """The one line a run's end leaves in the log: feed, counts, duration (and why, if it failed)."""
+    counts = {name: int(doc.get(name) or 0) for name in RUN_SUMMARY_FIELDS[2:]}
+    took = f"{duration_ms} ms" if duration_ms is not None else "unknown time"
+    why = f": {error}" if error else ""
+    log.info(
+        "run %s %s%s: %s; %s in %s",
+        doc["_id"], status, why, doc.get("feed_url"), ", ".join(f"{k} {v}" for k, v in counts.items()), took,
+        extra={"run_id": doc["_id"], "feed": doc.get("feed_url"), "status": status, "duration_ms": duration_ms,
+               "error": error, **counts},
+    )  # fmt: skip
 
 
 def _set_duration(store: Store, doc: Mapping[str, Any], finished: datetime) -> float | None:

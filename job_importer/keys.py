@@ -31,6 +31,8 @@ Ours:
 ``{ns}:__workers__:{q}:{worker}``           str   a live worker's state, expires in seconds (control)
 ``{ns}:__schedule__:{slot}:{feed digest}``  str   a scheduler's claim of one feed's slot (scheduler)
 ``{ns}:__ratelimit__:{q}``                  str   chunk writes in the current window (importer)
+``{ns}:__backlog__``                        zset  queue counts sampled over time, by time (backlog)
+``{ns}:__backlog__:{slot}``                 str   an API process's claim of one sample slot (backlog)
 ==========================================  ====  ===================================================
 """
 
@@ -108,6 +110,12 @@ class Keys:
 
     def rate_limit(self, queue: str) -> str:
         return f"{self.namespace}:__ratelimit__:{queue}"
+
+    def backlog(self) -> str:
+        return f"{self.namespace}:__backlog__"
+
+    def backlog_slot(self, slot: int) -> str:
+        return f"{self.namespace}:__backlog__:{slot}"
 
 
 def redis_of(broker: Broker) -> redis.Redis:

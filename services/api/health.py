@@ -1,4 +1,12 @@
-"""Probes and metrics: /healthz (the process answers), /readyz (Redis and MongoDB answer), /metrics."""
+"""Probes and metrics: /healthz (the process answers), /readyz (it can serve), /metrics.
+
+Readiness follows what the API can still serve, not whether everything is up: with MongoDB down
+the queue, message-browser, dead-letter, pause/resume and metrics endpoints still work (they need
+Redis only), and they are what an operator needs during that outage. So /readyz is 200
+("degraded", with the checks saying what is missing) while Redis answers, and 503 only without
+Redis, which leaves the API nothing to serve. Taking every pod out of the Service because
+MongoDB is away would hide those pages exactly when they matter (docs/kubernetes.md).
+"""
 
 from __future__ import annotations
 
@@ -37,13 +45,15 @@ def _checks(ctx: ApiContext) -> dict[str, str]:
     return checks
 
 
-@router.get("/readyz", responses={503: {"model": Health, "description": "Redis or MongoDB does not answer"}})
+@router.get("/readyz", responses={503: {"model": Health, "description": "Redis does not answer"}})
 def readyz(ctx: Ctx, response: Response) -> Health:
+    """200 "ok" with Redis and MongoDB; 200 "degraded" without MongoDB (the Redis-only endpoints
+    still serve); 503 without Redis."""
     checks = _checks(ctx)
-    if all(value == "ok" for value in checks.values()):
-        return Health(status="ok", checks=checks)
-    response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    return Health(status="unavailable", checks=checks)
+    if checks["redis"] != "ok":
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+        return Health(status="unavailable", checks=checks)
+    return Health(status="ok" if checks["mongodb"] == "ok" else "degraded", checks=checks)
 
 
 @router.get(

@@ -9,6 +9,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from job_importer.contract import JobHeadline, StoredJob
 from job_importer.netguard import check_syntax
+from job_importer.views import public_run
 
 RunStatus = Literal["queued", "fetching", "importing", "completed", "failed"]
 FeedURL = Annotated[str, AfterValidator(check_syntax)]
@@ -91,7 +92,7 @@ class Run(BaseModel):
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> Run:
-        return cls.model_validate({**doc, "run_id": doc["_id"]})
+        return cls.model_validate(public_run(doc))
 
 
 class RunDetail(Run):
@@ -158,5 +159,5 @@ class Count(BaseModel):
 
 
 class Health(BaseModel):
-    status: Literal["ok", "unavailable"]
+    status: Literal["ok", "degraded", "unavailable"]
     checks: dict[str, str] = Field(default_factory=dict)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, HTTPException, status
 
-from job_importer.control import pause, resume, worker_states
+from job_importer.control import pause, resume
 from job_importer.deadletters import DeadLetter, DeadLetters
 from job_importer.pending import PendingItems
-from job_importer.queues import queue_stats
+from job_importer.views import queue_overview
 from services.api.deps import ApiContext, Ctx, Paging, QueueName, read_access, require_token
 from services.api.models import Count, Page, Queue, errors
 
@@ -16,12 +16,7 @@ NOT_FOUND = errors(404)
 
 
 def _queues(ctx: ApiContext) -> list[Queue]:
-    namespace = ctx.settings.queue_namespace
-    queues = []
-    for stat in queue_stats(ctx.redis, ctx.settings):
-        states = worker_states(ctx.redis, namespace, stat.queue)
-        queues.append(Queue(**stat.as_dict(), workers=len(states), workers_paused=states.count("paused")))
-    return queues
+    return [Queue(**row) for row in queue_overview(ctx.redis, ctx.settings)]
 
 
 @router.get("/queues", dependencies=[Depends(read_access)])

@@ -30,6 +30,24 @@ def test_readyz_is_503_when_redis_is_away(stack: Stack) -> None:
         server.stop()
 
 
+def test_readyz_stays_ready_without_mongodb_and_the_redis_pages_serve(stack: Stack) -> None:
+    nowhere = f"mongodb://127.0.0.1:{free_port()}/?directConnection=true"
+    settings = stack.settings.model_copy(update={"mongodb_url": nowhere, "mongodb_timeout_ms": 300})
+    server = ApiServer(settings, "no-mongodb")
+    try:
+        with server.client() as client:
+            response = client.get("/readyz")
+            assert response.status_code == 200, response.text
+            body = response.json()
+            assert body["status"] == "degraded" and body["checks"]["redis"] == "ok"
+            assert body["checks"]["mongodb"].startswith("unavailable: ")
+            assert client.get("/queues").status_code == 200  # what stays useful in the outage
+            assert client.get("/queues/import/messages", params={"state": "dead"}).status_code == 200
+            assert client.get("/imports").status_code == 503
+    finally:
+        server.stop()
+
+
 def test_the_openapi_document_describes_the_endpoints(anon: httpx.Client) -> None:
     spec = anon.get("/openapi.json").json()
     paths = spec["paths"]

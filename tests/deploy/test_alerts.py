@@ -29,7 +29,7 @@ def test_rules_pass_promtool_check_and_unit_tests(tmp_path: Path) -> None:
     shutil.copy(HERE / "alerts_test.yaml", tmp_path / "alerts_test.yaml")
     checked = promtool("check", "rules", "rules.yaml", cwd=tmp_path)
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "SUCCESS: 5 rules found" in checked.stdout
+    assert "SUCCESS: 6 rules found" in checked.stdout  # one per alert (the next test names them)
     tested = promtool("test", "rules", "alerts_test.yaml", cwd=tmp_path)
     assert tested.returncode == 0, tested.stdout + tested.stderr
     assert "SUCCESS" in tested.stdout
@@ -43,6 +43,7 @@ def test_every_alert_has_a_firing_and_a_quiet_unit_test() -> None:
         "JobImporterBacklogNotDraining",
         "JobImporterNoRecentImport",
         "JobImporterRedisMemoryNearLimit",
+        "JobImporterMetricsAbsent",
     }
     cases = [
         case
@@ -79,3 +80,14 @@ def test_thresholds_come_from_values(tmp_path: Path) -> None:
     )
     checked = promtool("check", "rules", "rules.yaml", cwd=tmp_path)
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_every_alert_links_its_runbook_section() -> None:
+    doc = (HERE.parents[1] / "docs" / "kubernetes.md").read_text(encoding="utf-8")
+    for group in rules()["groups"]:
+        for rule in group["rules"]:
+            anchor = rule["alert"].lower()
+            assert rule["annotations"]["runbook_url"].endswith(f"/docs/kubernetes.md#{anchor}")
+            assert f"### {rule['alert']}" in doc, (
+                f"docs/kubernetes.md has no runbook section for {rule['alert']}"
+            )

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from job_importer.settings import Settings
 from tests.deploy.chart import (
@@ -52,7 +53,8 @@ def env_of(doc: dict[str, Any], docs: list[dict[str, Any]]) -> dict[str, Any]:
     """What the container's environment holds: ConfigMap values, then its own env entries."""
     env: dict[str, Any] = {}
     for source in container(doc).get("envFrom", []):
-        env.update(find(docs, "ConfigMap", source["configMapRef"]["name"])["data"])
+        if "configMapRef" in source:  # a Secret of the user's (extraEnvFrom) is not rendered here
+            env.update(find(docs, "ConfigMap", source["configMapRef"]["name"])["data"])
     for entry in container(doc).get("env", []):
         env[entry["name"]] = entry.get("value", entry.get("valueFrom"))
     return env
@@ -302,6 +304,14 @@ def test_metrics_off_drops_worker_ports_probes_and_scrape_targets() -> None:
     assert "ServiceMonitor" not in {kind for kind, _ in kinds(docs)}
 
 
+def extra_env_names(case: str) -> set[str]:
+    names: set[str] = set()
+    for name in MATRIX[case]:
+        values = yaml.safe_load((CHART / "ci" / name).read_text(encoding="utf-8"))
+        names |= {entry["name"] for entry in values.get("extraEnv", [])}
+    return names
+
+
 @pytest.mark.parametrize("case", MATRIX)
 def test_rendered_settings_are_read_by_the_application(case: str, tmp_path: Path) -> None:
     """Every environment variable the chart sets is a setting, and Settings parses its value."""
@@ -314,7 +324,7 @@ def test_rendered_settings_are_read_by_the_application(case: str, tmp_path: Path
         if component(doc) not in APP_COMPONENTS:
             continue
         env = env_of(doc, docs)
-        unknown = set(env) - fields
+        unknown = set(env) - fields - extra_env_names(case)  # extraEnv is for variables of others
         assert not unknown, f"{doc['metadata']['name']} sets {unknown}, which no setting reads"
         from_secret = {name for name, value in env.items() if isinstance(value, dict)}
         assert {"REDIS_URL", "MONGODB_URL"} <= from_secret
@@ -446,3 +456,109 @@ def test_image_references() -> None:
     assert container(find(full, "CronJob", f"{FULLNAME}-scheduler"))["image"].endswith(f"fetcher@{digest}")
     importer = container(find(full, "Deployment", f"{FULLNAME}-importer"))["image"]
     assert importer == "registry.example.com/jobs/job-importer-importer:1.2.3"
+
+
+@pytest.mark.parametrize("case", MATRIX)
+def test_every_object_names_its_namespace(case: str) -> None:
+    """checkov CKV_K8S_21: no object may land in whatever namespace kubectl happens to use."""
+    for doc in render(MATRIX[case]):
+        assert doc["metadata"].get("namespace") == NAMESPACE, f"{doc['kind']}/{doc['metadata']['name']}"
+
+
+def test_keda_falls_back_to_a_fixed_replica_count_when_it_cannot_read_the_queue() -> None:
+    scaled = find(render(), "ScaledObject", f"{FULLNAME}-importer")
+    assert scaled["spec"]["fallback"] == {"failureThreshold": 3, "replicas": 2}
+    custom = find(render(sets=("keda.fallback.replicas=4",)), "ScaledObject", f"{FULLNAME}-importer")
+    assert custom["spec"]["fallback"]["replicas"] == 4
+    off = find(render(sets=("keda.fallback.enabled=false",)), "ScaledObject", f"{FULLNAME}-importer")
+    assert "fallback" not in off["spec"]
+
+
+def test_the_registry_override_reaches_the_database_images_too() -> None:
+    docs = render(sets=("image.registry=mirror.example.com/jobs/",))
+    assert (
+        container(find(docs, "StatefulSet", f"{FULLNAME}-redis"))["image"]
+        == "mirror.example.com/jobs/redis:7.4.2"
+    )
+    assert (
+        container(find(docs, "StatefulSet", f"{FULLNAME}-mongodb"))["image"]
+        == "mirror.example.com/jobs/mongo:8.0.4"
+    )
+    assert container(find(render(), "StatefulSet", f"{FULLNAME}-redis"))["image"] == "redis:7.4.2"
+
+
+def test_helm_test_hook_checks_that_the_api_answers() -> None:
+    pod = find(render(), "Pod", f"{FULLNAME}-test-api")
+    assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    [check] = pod["spec"]["containers"]
+    assert check["image"] == "job-importer-fetcher:0.1.0" and check["command"] == ["python", "-c"]
+    assert f"http://{FULLNAME}-api.{NAMESPACE}.svc.cluster.local:8000/readyz" in check["args"][0]
+    assert check["securityContext"]["readOnlyRootFilesystem"] is True
+    assert ("Pod", f"{FULLNAME}-test-api") not in kinds(render(sets=("tests.enabled=false",)))
+
+
+def test_gitops_renders_are_stable_with_an_existing_secret() -> None:
+    """Argo CD and Flux render with `helm template`, where `lookup` finds nothing: generated
+    passwords would change on every render. With secrets.existingSecret nothing is generated."""
+    files = MATRIX["existing-secret"]
+    first, second = (
+        helm(
+            "template",
+            "rel",
+            str(CHART),
+            "--namespace",
+            NAMESPACE,
+            *[a for f in files for a in ("--values", str(CHART / "ci" / f))],
+        )
+        for _ in range(2)
+    )
+    assert first.returncode == 0 and first.stdout == second.stdout
+
+
+def test_extension_values_reach_every_app_pod() -> None:
+    docs = render(MATRIX["full"])
+    for doc in workloads(docs):
+        if component(doc) not in APP_COMPONENTS:
+            continue
+        spec, app = pod_spec(doc), container(doc)
+        assert {"name": "HTTPS_PROXY", "value": "http://proxy.example.com:3128"} in app["env"]
+        assert {"secretRef": {"name": "feed-credentials"}} in app["envFrom"]
+        assert {"name": "ca", "configMap": {"name": "corporate-ca"}} in spec["volumes"]
+        assert {"name": "ca", "mountPath": "/etc/ssl/corporate", "readOnly": True} in app["volumeMounts"]
+        assert spec["priorityClassName"] == "jobs-high"
+        [spread] = spec["topologySpreadConstraints"]
+        assert spread["topologyKey"] == "topology.kubernetes.io/zone"
+        assert spread["labelSelector"]["matchLabels"]["app.kubernetes.io/component"] == component(doc)
+    defaults = render()
+    assert all("priorityClassName" not in pod_spec(doc) for doc in workloads(defaults))
+
+
+def test_the_ingress_is_optional_and_routes_to_the_api() -> None:
+    assert not [doc for doc in render() if doc["kind"] == "Ingress"]
+    ingress = find(render(MATRIX["full"]), "Ingress", f"{FULLNAME}-api")
+    assert ingress["spec"]["ingressClassName"] == "nginx"
+    [rule] = ingress["spec"]["rules"]
+    assert rule["host"] == "jobs.example.com"
+    [path] = rule["http"]["paths"]
+    assert path["backend"]["service"] == {"name": f"{FULLNAME}-api", "port": {"number": 8000}}
+    assert ingress["spec"]["tls"] == [{"secretName": "jobs-example-com-tls", "hosts": ["jobs.example.com"]}]
+
+
+def test_service_monitor_relabelings_apply_to_both_endpoints() -> None:
+    docs = render(
+        sets=(
+            "serviceMonitor.enabled=true",
+            "serviceMonitor.relabelings[0].targetLabel=cluster",
+            "serviceMonitor.relabelings[0].replacement=eu-1",
+            "serviceMonitor.metricRelabelings[0].action=drop",
+            "serviceMonitor.metricRelabelings[0].regex=python_gc_.*",
+            "serviceMonitor.metricRelabelings[0].sourceLabels[0]=__name__",
+        )
+    )
+    endpoints = find(docs, "ServiceMonitor", FULLNAME)["spec"]["endpoints"]
+    assert len(endpoints) == 2
+    for endpoint in endpoints:
+        assert endpoint["relabelings"] == [{"targetLabel": "cluster", "replacement": "eu-1"}]
+        assert endpoint["metricRelabelings"] == [
+            {"action": "drop", "regex": "python_gc_.*", "sourceLabels": ["__name__"]}
+        ]

@@ -115,9 +115,9 @@ def test_values_yaml_keeps_the_application_defaults() -> None:
     assert values["metrics"]["enabled"] == defaults.metrics_enabled
 
 
-def test_notes_tell_how_to_reach_and_drive_the_release(tmp_path: Path) -> None:
+def notes_of(tmp_path: Path, *sets: str) -> str:
     """NOTES.txt, rendered through a copy of the chart (helm template skips NOTES)."""
-    copy = tmp_path / "chart"
+    copy = tmp_path / f"chart-{len(list(tmp_path.iterdir()))}"
     shutil.copytree(CHART, copy)
     (copy / "templates" / "notes-preview.yaml").write_text(
         'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes\ndata:\n  notes: {{ include "job-importer/templates/NOTES.txt" . | quote }}\n',
@@ -131,10 +131,26 @@ def test_notes_tell_how_to_reach_and_drive_the_release(tmp_path: Path) -> None:
         NAMESPACE,
         "--show-only",
         "templates/notes-preview.yaml",
+        *(arg for assignment in sets for arg in ("--set", assignment)),
     )
     assert result.returncode == 0, result.stderr
-    notes = yaml.safe_load(result.stdout)["data"]["notes"]
+    return str(yaml.safe_load(result.stdout)["data"]["notes"])
+
+
+def test_notes_tell_how_to_reach_and_drive_the_release(tmp_path: Path) -> None:
+    notes = notes_of(tmp_path)
     assert f"port-forward svc/{FULLNAME}-api 8000:8000" in notes
     assert f"exec deploy/{FULLNAME}-fetcher -- job-importer import" in notes
     assert "scaled by KEDA on dramatiq:import" in notes
     assert "{{" not in notes and "<no value>" not in notes
+    assert (
+        "then http://127.0.0.1:8000/ui/" in notes
+        and "No API token is set, so the UI (and the API) can only read" in notes
+    )
+    assert f"helm test {RELEASE} --namespace {NAMESPACE}" in notes
+    with_token = notes_of(tmp_path, "secrets.apiToken=s3cret")
+    assert (
+        f"kubectl --namespace {NAMESPACE} get secret {FULLNAME} -o jsonpath='{{.data.api-token}}' | base64 -d"
+        in with_token
+    )
+    assert "s3cret" not in with_token and "can only read" not in with_token

@@ -37,7 +37,7 @@ def test_import_wait_json_against_running_workers(settings, store, broker, worke
     assert summary["totals"]["new"] == 42
 
     runs = json.loads(cli(settings, "runs", "--json").stdout)
-    assert [r["_id"] for r in runs] == [run["run_id"]]
+    assert [r["run_id"] for r in runs] == [run["run_id"]]
     queues = {q["queue"]: q for q in json.loads(cli(settings, "queues", "--json").stdout)}
     assert queues[settings.import_queue]["ready"] == 0 and queues[settings.import_queue]["dead"] == 0
 
@@ -64,11 +64,11 @@ def test_bad_input_gets_a_clear_error(settings) -> None:
 
 
 def test_pause_resume_and_dead_letter_commands(settings, redis_client) -> None:
-    assert "paused: " in cli(settings, "pause").stdout
+    assert "paused: " in cli(settings, "pause").stderr
     assert {q["queue"]: q["paused"] for q in json.loads(cli(settings, "queues", "--json").stdout)} == {
         settings.fetch_queue: True, settings.import_queue: True,
     }  # fmt: skip
-    assert "resumed" in cli(settings, "resume", "--queue", settings.fetch_queue).stdout
+    assert "resumed" in cli(settings, "resume", "--queue", settings.fetch_queue).stderr
     assert {q["queue"]: q["paused"] for q in json.loads(cli(settings, "queues", "--json").stdout)} == {
         settings.fetch_queue: False, settings.import_queue: True,
     }  # fmt: skip

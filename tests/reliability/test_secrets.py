@@ -54,6 +54,7 @@ def test_credentials_never_reach_logs_or_history(settings, store, tmp_path: Path
             "".join(f'[[feeds]]\nurl = "{url}"\nsource = "{name}"\n\n' for name, url in feeds.items())
         )
         config = settings.model_copy(
+            # DEBUG: httpx logs each request only then, and those lines must be redacted too.
             update={
                 "redis_url": redis_url,
                 "feeds_file": feeds_file,
@@ -63,6 +64,7 @@ def test_credentials_never_reach_logs_or_history(settings, store, tmp_path: Path
                 "metrics_enabled": True,
                 "fetcher_metrics_port": free_port(),
                 "importer_metrics_port": free_port(),
+                "log_level": "DEBUG",
             }
         )
         with open(log_path, "wb") as log:
@@ -155,6 +157,7 @@ def test_credentials_never_reach_logs_or_history(settings, store, tmp_path: Path
 
     logs = log_path.read_text(errors="replace")
     assert "HTTP Request: GET http://***@127.0.0.1" in logs  # the request was logged, redacted
+    assert "completed: http://***@127.0.0.1" in logs  # and the run's outcome line
     stored = json.dumps(
         [
             list(collection.find())

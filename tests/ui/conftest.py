@@ -45,6 +45,7 @@ def stack(redis_url: str, mongodb_url: str) -> Iterator[Stack]:
             worker_flush_ms=0,
             worker_rate_limit_max=1,  # one chunk write per 100 ms: runs stay visible while they move
             worker_rate_limit_duration_ms=100,
+            backlog_sample_s=1,  # the backlog chart has points within seconds
         )
         with running_stack(settings, feeds) as running:
             yield running

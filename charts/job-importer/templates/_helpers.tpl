@@ -69,6 +69,15 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 {{- end }}
 
+{{/* An in-chart database's image, behind image.registry when set: (dict "root" $ "image" .Values.redis.image) */}}
+{{- define "job-importer.databaseImage" -}}
+{{- $repository := .image.repository }}
+{{- with .root.Values.image.registry }}
+{{- $repository = printf "%s/%s" (trimSuffix "/" .) $repository }}
+{{- end }}
+{{- printf "%s:%s" $repository .image.tag }}
+{{- end }}
+
 {{/* Where Redis and MongoDB are. */}}
 
 {{/* "true" when the in-chart Redis runs: enabled, and no external URL or existing Secret given. */}}

@@ -49,6 +49,9 @@ spec:
       envFrom:
         - configMapRef:
             name: {{ include "job-importer.fullname" $root }}-config
+        {{- with $root.Values.extraEnvFrom }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
       env:
         - name: REDIS_URL
           valueFrom:
@@ -72,6 +75,9 @@ spec:
         - name: {{ $name }}
           value: {{ include "job-importer.envValue" $value | quote }}
         {{- end }}
+        {{- with $root.Values.extraEnv }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
       {{- with .probes }}
       {{- . | nindent 6 }}
       {{- end }}
@@ -89,6 +95,9 @@ spec:
           mountPath: /etc/job-importer
           readOnly: true
         {{- end }}
+        {{- with $root.Values.extraVolumeMounts }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
   volumes:
     - name: tmp
       emptyDir:
@@ -98,6 +107,19 @@ spec:
       configMap:
         name: {{ include "job-importer.fullname" $root }}-feeds
     {{- end }}
+    {{- with $root.Values.extraVolumes }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+  {{- with $root.Values.priorityClassName }}
+  priorityClassName: {{ . }}
+  {{- end }}
+  {{- with $root.Values.topologySpreadConstraints }}
+  topologySpreadConstraints:
+    {{- range . }}
+    {{- /* Without a labelSelector a constraint spreads this component's pods. */}}
+    - {{- toYaml (merge (deepCopy .) (dict "labelSelector" (dict "matchLabels" (include "job-importer.componentSelector" $ | fromYaml)))) | nindent 6 }}
+    {{- end }}
+  {{- end }}
   {{- with $root.Values.nodeSelector }}
   nodeSelector:
     {{- toYaml . | nindent 4 }}

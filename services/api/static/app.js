@@ -222,6 +222,8 @@ function dispatch(block) {
 
 const routes = [
   [/^#\/imports\/(.+)$/, (id) => showRun(decodeURIComponent(id))],
+  [/^#\/queues\/([^/]+)\/messages\/(.+)$/, (queue, id) => showMessage(decodeURIComponent(queue), decodeURIComponent(id))],
+  [/^#\/queues\/([^/]+)\/messages$/, (queue) => showMessages(decodeURIComponent(queue))],
   [/^#\/queues$/, showQueues],
   [/^#\/jobs\/(.+)$/, (id) => showJob(decodeURIComponent(id))],
   [/^#\/jobs$/, showJobs],
@@ -362,12 +364,15 @@ function filterForm(feeds, filters, apply) {
 // One run ------------------------------------------------------------------------------------
 
 async function showRun(runId) {
+  const params = new URLSearchParams(location.hash.split("?")[1] || "");
+  const page = Number(params.get("page") || 1);
+  const go = (next) => { location.hash = `#/imports/${encodeURIComponent(runId)}${query({ page: next > 1 ? next : "" })}`; };
   let run;
   let items;
   try {
     [run, items] = await Promise.all([
       api("GET", `/imports/${encodeURIComponent(runId)}`),
-      api("GET", `/failed-items${query({ run_id: runId, page_size: 100 })}`),
+      api("GET", `/failed-items${query({ run_id: runId, page, page_size: PAGE_SIZE })}`),
     ]);
   } catch (error) {
     render(h("h1", {}, "Run"), h("p", {}, error.message), h("a", { href: "#/imports" }, "Back to imports"));
@@ -387,11 +392,14 @@ async function showRun(runId) {
     run.error ? h("p", { class: "card" }, h("strong", {}, "Error: "), run.error) : null,
     run.warning ? h("p", { class: "card" }, h("strong", {}, "Warning: "), run.warning) : null,
     h("h2", {}, `Failures (${run.failed})`),
+    run.failures.length < run.failed
+      ? h("p", { class: "muted", id: "failures-capped" }, `The run keeps its first ${run.failures.length}; every failed item is listed, page by page, under Failed items.`)
+      : null,
     run.failures.length
       ? table([["GUID"], ["Reason"]], run.failures.map((f) => h("tr", {}, h("td", { class: "wrap" }, f.guid || "—"), h("td", { class: "wrap" }, f.reason))), { id: "failures" })
       : h("p", { class: "muted" }, "No failures."),
     h("h2", {}, `Failed items (${items.total})`),
-    failedItemsTable(items.items, () => showRun(runId)),
+    h("div", { id: "run-failed-items" }, failedItemsTable(items.items, () => showRun(runId)), items.total > PAGE_SIZE ? pager(page, items.total, go) : null),
   );
 }
 
@@ -418,7 +426,9 @@ async function showQueues() {
   const cards = h("div", { class: "queues", id: "queues" });
   const dead = h("section", { id: "dead-letters" });
   const failed = h("section", { id: "failed-items" });
-  render(h("h1", {}, "Queues"), cards, h("h2", {}, "Dead letters"), dead, h("h2", {}, "Failed items"), failed);
+  const charts = h("section", { id: "charts-section" });
+  render(h("h1", {}, "Queues"), cards, charts, h("h2", {}, "Dead letters"), dead, h("h2", {}, "Failed items"), failed);
+  chartsSection().then((section) => charts.replaceChildren(section));
   const refreshCounts = async () => {
     try {
       const queues = await api("GET", "/queues");
@@ -459,7 +469,8 @@ function queueCard(refresh) {
     h("div", { class: "toolbar" }, h("strong", {}, q.queue), q.paused ? badge("paused") : badge("running", "completed"),
       h("span", { class: "muted" }, `${q.workers} worker(s)`)),
     h("div", { class: "counts" },
-      ["ready", "delayed", "in_progress", "dead"].map((name) => h("div", { "data-field": name }, h("b", {}, q[name]), h("span", {}, name.replace("_", " "))))),
+      ["ready", "delayed", "in_progress", "dead"].map((name) => h("a", { "data-field": name, href: `#/queues/${encodeURIComponent(q.queue)}/messages?state=${name}`, title: `Browse the ${name.replace("_", " ")} messages` },
+        h("b", {}, q[name]), h("span", {}, name.replace("_", " "))))),
     h("div", { class: "actions" },
       h("button", { type: "button", onclick: (e) => act(e.target,
         () => api("POST", `/queues/${q.queue}/${q.paused ? "resume" : "pause"}`), () => `${q.paused ? "Resumed" : "Paused"} ${q.queue}`).then(refresh) },
@@ -487,6 +498,187 @@ function deadLetters(queue, page, refresh) {
         if (confirm(`Delete every dead message of ${queue}?`)) act(e.target, () => api("DELETE", `/queues/${queue}/dead`), (r) => `Deleted ${r.count}`).then(refresh);
       } }, "Delete all")),
     rows.length ? table([["Died", "hide-narrow"], ["Actor"], ["Run"], ["Items", "num"], ["Reason"], ["Message"], [""]], rows) : null);
+}
+
+// Charts -------------------------------------------------------------------------------------
+// Drawn as SVG here (no library): items per interval as stacked bars, the backlog as lines.
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+const CHART = { width: 640, height: 180, left: 44, bottom: 22, top: 8, right: 8 };
+
+function svg(tag, attrs, ...children) {
+  const el = document.createElementNS(SVG_NS, tag);
+  for (const [key, value] of Object.entries(attrs || {})) el.setAttribute(key, String(value));
+  for (const child of children.flat(Infinity)) if (child) el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  return el;
+}
+
+function niceMax(value) {
+  if (value <= 0) return 1;
+  const power = 10 ** Math.floor(Math.log10(value));
+  return [1, 2, 5, 10].map((step) => step * power).find((top) => top >= value);
+}
+
+function axes(top, labels) {
+  const { width, height, left, bottom, top: pad, right } = CHART;
+  const y = (v) => height - bottom - (v / top) * (height - bottom - pad);
+  const grid = [0, top / 2, top].map((v) => [
+    svg("line", { x1: left, x2: width - right, y1: y(v), y2: y(v), class: "grid" }),
+    svg("text", { x: left - 6, y: y(v) + 4, "text-anchor": "end", class: "tick" }, v.toLocaleString()),
+  ]);
+  const ticks = labels.map(([x, text, anchor]) => svg("text", { x, y: height - 6, "text-anchor": anchor || "middle", class: "tick" }, text));
+  return { y, parts: [grid, ticks] };
+}
+
+function hourLabel(date) {
+  return date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+}
+
+const ITEM_SERIES = [["new", "series-new"], ["updated", "series-updated"], ["failed", "series-failed"]];
+
+function itemsChart(buckets) {
+  const { width, height, left, bottom, right } = CHART;
+  const totals = buckets.map((b) => ITEM_SERIES.reduce((sum, [name]) => sum + b[name], 0));
+  const top = niceMax(Math.max(0, ...totals));
+  const slot = (width - left - right) / Math.max(1, buckets.length);
+  const every = Math.max(1, Math.ceil(buckets.length / 6));
+  const labels = buckets.map((b, i) => [left + slot * (i + 0.5), i % every === 0 ? hourLabel(new Date(b.start)) : ""]);
+  const { y, parts } = axes(top, labels);
+  const bars = buckets.map((b, i) => {
+    let base = 0;
+    return ITEM_SERIES.map(([name, cls]) => {
+      if (!b[name]) return null;
+      const rect = svg("rect", { x: left + slot * i + 1, width: Math.max(1, slot - 2), y: y(base + b[name]), height: y(base) - y(base + b[name]),
+        class: cls, "data-series": name, "data-value": b[name] }, svg("title", {}, `${hourLabel(new Date(b.start))}: ${b[name]} ${name}`));
+      base += b[name];
+      return rect;
+    });
+  });
+  return svg("svg", { viewBox: `0 0 ${width} ${height}`, class: "chart", id: "items-chart", role: "img", "aria-label": "Items per interval: new, updated, failed" },
+    parts, bars, svg("line", { x1: left, x2: width - right, y1: height - bottom, y2: height - bottom, class: "axis" }));
+}
+
+function backlogChart(samples) {
+  const { width, height, left, right } = CHART;
+  const queues = samples.length ? Object.keys(samples[samples.length - 1].queues) : [];
+  const waiting = (sample, q) => { const c = sample.queues[q]; return c ? c.ready + c.delayed + c.in_progress : 0; };
+  const top = niceMax(Math.max(0, ...samples.flatMap((s) => queues.map((q) => waiting(s, q)))));
+  const t0 = samples.length ? samples[0].at : 0;
+  const t1 = samples.length ? samples[samples.length - 1].at : 1;
+  const x = (at) => left + (t1 > t0 ? (at - t0) / (t1 - t0) : 0.5) * (width - left - right);
+  const labels = samples.length ? [[x(t0), hourLabel(new Date(t0 * 1000)), "start"], [x(t1), hourLabel(new Date(t1 * 1000)), "end"]] : [];
+  const { y, parts } = axes(top, labels);
+  const lines = queues.map((q, i) => svg("polyline", {
+    points: samples.map((s) => `${x(s.at).toFixed(1)},${y(waiting(s, q)).toFixed(1)}`).join(" "),
+    class: `line series-${i % 4}`, "data-series-queue": q, "data-points": samples.length }, svg("title", {}, `${q}: ready + delayed + in progress`)));
+  return svg("svg", { viewBox: `0 0 ${width} ${height}`, class: "chart", id: "backlog-chart", role: "img", "aria-label": "Queue backlog over time" }, parts, lines);
+}
+
+function legend(entries) {
+  return h("div", { class: "legend" }, entries.map(([label, cls]) => h("span", {}, h("i", { class: cls }), label)));
+}
+
+async function chartsSection() {
+  const [buckets, samples] = await Promise.all([
+    api("GET", `/stats/items${query({ hours: 24, bucket_minutes: 60 })}`).catch(() => []),
+    api("GET", `/stats/backlog${query({ hours: 6 })}`).catch(() => []),
+  ]);
+  const queues = samples.length ? Object.keys(samples[samples.length - 1].queues) : [];
+  return h("div", { class: "charts", id: "charts" },
+    h("div", { class: "card" }, h("strong", {}, "Items per hour, last 24 h"), legend(ITEM_SERIES.map(([name, cls]) => [name, cls])), itemsChart(buckets)),
+    h("div", { class: "card" }, h("strong", {}, "Backlog (ready + delayed + in progress), last 6 h"),
+      legend(queues.map((q, i) => [q, `series-${i % 4}`])),
+      samples.length ? backlogChart(samples) : h("p", { class: "muted" }, "No samples yet: the API records one every BACKLOG_SAMPLE_S.")));
+}
+
+// Messages -----------------------------------------------------------------------------------
+
+const STATES = ["ready", "delayed", "in_progress", "dead"];
+// What can be done to selected messages in each state (the API skips the ones it cannot).
+const STATE_ACTIONS = {
+  ready: [["delete", "Delete"]],
+  delayed: [["promote", "Promote to ready"], ["delete", "Delete"]],
+  in_progress: [],
+  dead: [["requeue", "Requeue"], ["delete", "Delete"]],
+};
+
+async function showMessages(queue) {
+  const params = new URLSearchParams(location.hash.split("?")[1] || "");
+  const state = STATES.includes(params.get("state")) ? params.get("state") : "ready";
+  const page = Number(params.get("page") || 1);
+  const base = `#/queues/${encodeURIComponent(queue)}/messages`;
+  const go = (next) => { location.hash = `${base}${query({ state, page: next > 1 ? next : "" })}`; };
+  const tabs = h("nav", { class: "tabs", "aria-label": "Message state" }, STATES.map((name) =>
+    h("a", { href: `${base}?state=${name}`, class: name === state ? "active" : null, "data-state": name }, name.replace("_", " "))));
+  let result;
+  try {
+    result = await api("GET", `/queues/${encodeURIComponent(queue)}/messages${query({ state, page, page_size: PAGE_SIZE })}`);
+  } catch (error) {
+    render(h("h1", {}, `Messages of ${queue}`), tabs, h("p", { class: "error" }, error.message));
+    return;
+  }
+  const boxes = [];
+  const rows = result.items.map((m) => {
+    const box = h("input", { type: "checkbox", value: m.message_id, "aria-label": `Select ${m.message_id}` });
+    boxes.push(box);
+    return h("tr", { "data-message-id": m.message_id },
+      h("td", {}, box),
+      h("td", { class: "id" }, h("a", { href: `${base}/${encodeURIComponent(m.message_id)}` }, m.message_id)),
+      h("td", {}, m.actor),
+      h("td", {}, m.run_id ? h("a", { href: `#/imports/${encodeURIComponent(m.run_id)}` }, m.run_id) : "—"),
+      h("td", { class: "num" }, m.items),
+      h("td", { class: "hide-narrow" }, when(m.enqueued_at)),
+      h("td", {}, when(m.eta)),
+      h("td", { class: "num" }, m.retries));
+  });
+  const selected = () => boxes.filter((box) => box.checked).map((box) => box.value);
+  const all = h("input", { type: "checkbox", "aria-label": "Select all on this page",
+    onchange: (e) => { for (const box of boxes) box.checked = e.target.checked; } });
+  const actions = STATE_ACTIONS[state].map(([verb, label]) => h("button", {
+    type: "button", class: verb === "delete" ? "danger" : null, "data-action": verb, disabled: !rows.length,
+    onclick: (e) => {
+      const ids = selected();
+      if (!ids.length) { notify("Select messages first", true); return; }
+      if (verb === "delete" && !confirm(`Delete ${ids.length} message(s) of ${queue} for good?`)) return;
+      act(e.target, () => api("POST", `/queues/${encodeURIComponent(queue)}/messages/${verb}`, { ids }),
+        (r) => `${label}: ${r.count} done${r.skipped.length ? `, ${r.skipped.length} skipped (gone, or held by a worker)` : ""}`)
+        .then(() => showMessages(queue));
+    } }, label));
+  render(
+    h("h1", {}, h("a", { href: "#/queues" }, "Queues"), ` › ${queue}`),
+    tabs,
+    h("div", { class: "toolbar" }, h("span", { class: "muted", "data-test": "total" }, `${result.total} ${state.replace("_", " ")} message(s)`), actions),
+    rows.length
+      ? table([[all], ["Message"], ["Actor"], ["Run"], ["Items", "num"], ["Enqueued", "hide-narrow"], ["Due"], ["Retries", "num"]], rows, { id: "messages" })
+      : h("p", { class: "muted" }, "None."),
+    pager(page, result.total, go));
+}
+
+async function showMessage(queue, messageId) {
+  const back = `#/queues/${encodeURIComponent(queue)}/messages`;
+  let m;
+  try {
+    m = await api("GET", `/queues/${encodeURIComponent(queue)}/messages/${encodeURIComponent(messageId)}`);
+  } catch (error) {
+    render(h("h1", {}, "Message"), h("p", { class: "error" }, error.message), h("a", { href: back }, "Back to the messages"));
+    return;
+  }
+  const field = (label, value) => h("div", {}, h("span", { class: "label" }, label), value === null || value === undefined || value === "" ? "—" : value);
+  const verbs = STATE_ACTIONS[m.state];
+  render(
+    h("h1", {}, h("a", { href: back + `?state=${m.state}` }, `${queue}: ${m.state.replace("_", " ")}`), " › message"),
+    h("div", { class: "card grid", id: "message" },
+      field("Message", m.message_id), field("State", badge(m.state.replace("_", " "), m.state)), field("Actor", m.actor),
+      field("Run", m.run_id ? h("a", { href: `#/imports/${encodeURIComponent(m.run_id)}` }, m.run_id) : null),
+      field("Items", m.items), field("Enqueued", when(m.enqueued_at)), field("Due", when(m.eta)), field("Retries", m.retries)),
+    h("div", { class: "actions" }, verbs.map(([verb, label]) => h("button", { type: "button", class: verb === "delete" ? "danger" : null, onclick: (e) => {
+      if (verb === "delete" && !confirm("Delete this message for good?")) return;
+      act(e.target, () => api("POST", `/queues/${encodeURIComponent(queue)}/messages/${verb}`, { ids: [m.message_id] }),
+        (r) => (r.count ? `${label}: done` : `${label}: skipped (gone, or held by a worker)`)).then((r) => { if (r && r.count) location.hash = back + `?state=${m.state}`; });
+    } }, label))),
+    m.error ? h("section", {}, h("h2", {}, "Error"), h("pre", { class: "block", id: "message-error" }, m.error)) : null,
+    m.traceback ? h("section", {}, h("h2", {}, "Traceback"), h("pre", { class: "block", id: "message-traceback" }, m.traceback)) : null,
+    h("h2", {}, "Payload"), h("pre", { class: "block", id: "message-payload" }, m.payload));
 }
 
 // Jobs ---------------------------------------------------------------------------------------
