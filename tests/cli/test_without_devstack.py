@@ -3,6 +3,8 @@ pod runs must work without it, and the ones that need it must say so in one line
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 
@@ -13,9 +15,9 @@ WITHOUT_DEVSTACK = (
 )
 
 
-def run_without_devstack(*args: str) -> subprocess.CompletedProcess[str]:
+def run_without_devstack(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-c", WITHOUT_DEVSTACK, *args], capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", WITHOUT_DEVSTACK, *args], capture_output=True, text=True, timeout=60, env=env
     )
 
 
@@ -40,3 +42,12 @@ def test_a_command_that_needs_the_dev_stack_says_so_in_one_line() -> None:
     assert result.returncode == 1
     assert "needs the dev stack (devstack/)" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_import_without_wait_and_the_message_browser_need_no_dev_stack(settings, store, broker) -> None:
+    env = {**os.environ, **settings.as_env()}
+    started = run_without_devstack("import", "--feed", "http://127.0.0.1:9/feed.xml", "--json", env=env)
+    assert started.returncode == 0, started.stderr
+    [run_id] = json.loads(started.stdout)["run_ids"]
+    listed = run_without_devstack("messages", "list", settings.fetch_queue, "--json", env=env)
+    assert [row["run_id"] for row in json.loads(listed.stdout)["items"]] == [run_id]
