@@ -25,6 +25,7 @@ FETCH_RESULTS = frozenset(
     {
         "ok",
         "not_modified",
+        "partial",
         "http_4xx",
         "http_5xx",
         "timeout",

@@ -54,10 +54,15 @@ def legacy_ids(item: JobItem, *, atom: bool, base_url: str = "") -> list[str]:
     return [job_id(item.source, guid) for guid in found if guid != item.guid]
 
 
-def adopt_legacy_ids(store: Store, items: Iterable[JobItem], *, atom: bool, base_url: str = "") -> int:
-    """Re-key the documents stored under the items' legacy ids; the number of documents moved."""
-    items = list(items)
-    current = {item.id for item in items}
+def adopt_legacy_ids(
+    store: Store, items: Iterable[JobItem], *, atom: bool, base_url: str = "", current: set[str] | None = None
+) -> int:
+    """Re-key the documents stored under the items' legacy ids; the number of documents moved.
+
+    ``current``: the ids of all the items, when given (``items`` is then read once)."""
+    if current is None:
+        items = list(items)
+        current = {item.id for item in items}
     by_legacy: dict[str, JobItem] = {}
     for item in items:
         for old in legacy_ids(item, atom=atom, base_url=base_url):
