@@ -12,18 +12,18 @@ import httpx
 from dramatiq.brokers.redis import RedisBroker
 
 from job_importer import failed_items, history, metrics
-from job_importer.contract import JobItem, chunk_message
+from job_importer.contract import chunk_message
 from job_importer.db import Store
 from job_importer.failed_items import ItemFailure
 from job_importer.pending import PendingItems
 from job_importer.redact import redact
 from job_importer.settings import FeedConfig, Settings
-from services.fetcher.chunks import Chunker, ItemTooLarge
+from services.fetcher.chunks import Chunker, Encoded, Item, ItemTooLarge
 from services.fetcher.download import Downloaded, FetchError, Validators, download, download_spooled
 from services.fetcher.entries import FeedParseError
 from services.fetcher.feed_state import load_validators, save_validators
 from services.fetcher.formats import Document, FetchPage, paginated, read_document
-from services.fetcher.legacy_ids import adopt_legacy_ids
+from services.fetcher.legacy_ids import LegacyIds
 from services.fetcher.normalize import Normalizer, normalize
 from services.fetcher.parse import is_atom
 from services.fetcher.spool import ItemSpool
@@ -126,14 +126,8 @@ def fetch(
         broke = FetchError(downloaded.broken_off or "", kind="connect", transient=True)
         return _fetch_failed(ctx.settings, broke, last_attempt=last_attempt)
     with closing(read):
-        if read.reader == "rss":  # ids earlier versions gave RSS/Atom entries: moved first
-            adopt_legacy_ids(
-                ctx.store,
-                read.items,
-                atom=is_atom(read.format),
-                base_url=downloaded.final_url,
-                current=read.ids,
-            )
+        if read.legacy is not None:  # ids earlier versions gave RSS/Atom entries: moved first
+            read.legacy.adopt(ctx.store, read.ids)
         failures = list(read.failures)
         sent = _send_chunks(ctx, run_id, attempt, feed, fetched_at, read.items, failures)
     warning = read.warning
@@ -161,17 +155,19 @@ class _Read:
 
     reader: str
     format: str
-    items: Iterable[JobItem]
+    items: Iterable[Item]
     ids: set[str]
     failures: list[ItemFailure]
     duplicates: int
     fetched: int
     warning: str | None = None
     partial: bool = False
+    legacy: LegacyIds | None = None  # RSS/Atom: the items' legacy ids (legacy_ids.py)
+    spool: ItemSpool | None = None
 
     def close(self) -> None:
-        if isinstance(self.items, ItemSpool):
-            self.items.close()
+        if self.spool is not None:
+            self.spool.close()
 
 
 def _read(ctx: FetcherContext, feed: FeedConfig, downloaded: Downloaded) -> _Read | None:
@@ -184,7 +180,9 @@ def _read(ctx: FetcherContext, feed: FeedConfig, downloaded: Downloaded) -> _Rea
     why = "only well-formed RSS 2.0/Atom and job-board XML are read as they download"
     if stream is not None:
         try:
-            return _read_stream(stream, feed, partial=downloaded.broken_off is not None)
+            return _read_stream(
+                stream, feed, partial=downloaded.broken_off is not None, base_url=downloaded.final_url
+            )
         except NotStreamed as exc:
             why = str(exc)
     if downloaded.broken_off:
@@ -197,6 +195,11 @@ def _read(ctx: FetcherContext, feed: FeedConfig, downloaded: Downloaded) -> _Rea
     document = Document(spool.read_all(), downloaded.content_type, downloaded.final_url)
     parsed = read_document(document, feed, fast=settings.fast_parse, fetch_page=_page_fetcher(ctx))
     normalized = normalize(parsed.entries, feed)
+    legacy = None
+    if parsed.reader == "rss":
+        legacy = LegacyIds(atom=is_atom(parsed.format), base_url=downloaded.final_url)
+        for item in normalized.items:
+            legacy.add(item)
     return _Read(
         reader=parsed.reader,
         format=parsed.format,
@@ -206,38 +209,49 @@ def _read(ctx: FetcherContext, feed: FeedConfig, downloaded: Downloaded) -> _Rea
         duplicates=normalized.duplicates,
         fetched=len(parsed.entries),
         warning=parsed.warning,
+        legacy=legacy,
     )
 
 
-def _read_stream(stream: Streamed, feed: FeedConfig, *, partial: bool) -> _Read:
-    """Normalise a stream's entries into an :class:`ItemSpool`; nothing is sent until the
-    document has been read to its end, so a stream that steps aside has lost nothing. With
-    ``partial`` (the download broke off), malformed XML at the break ends the items instead."""
+def _read_stream(stream: Streamed, feed: FeedConfig, *, partial: bool, base_url: str) -> _Read:
+    """Normalise a stream's entries into an :class:`ItemSpool` (as the JSON they are sent as);
+    nothing is sent until the document has been read to its end, so a stream that steps aside
+    has lost nothing. With ``partial`` (the download broke off), malformed XML at the break ends
+    the items instead."""
     normalizer = Normalizer(feed)
-    items = ItemSpool()
+    spool = ItemSpool()
+    legacy: LegacyIds | None = None
     cut = False
     try:
         try:
             for entry in stream:
                 item = normalizer.add(entry)
-                if item is not None:
-                    items.add(item)
+                if item is None:
+                    continue
+                if stream.reader == "rss":
+                    if legacy is None:  # the version is known once the first entry is out
+                        legacy = LegacyIds(atom=is_atom(stream.format), base_url=base_url)
+                    legacy.add(item)
+                encoded = Encoded.of(item)
+                spool.add((encoded.id, encoded.content_hash, encoded.guid, encoded.title, encoded.data))
         except NotStreamed as exc:
             if not (partial and exc.malformed):
                 raise
             cut = True
     except BaseException:
-        items.close()
+        spool.close()
         raise
     return _Read(
         reader=stream.reader,
         format=stream.format,
-        items=items,
+        items=(Encoded(*row) for row in spool),
         ids=normalizer.seen,
         failures=normalizer.failures,
         duplicates=normalizer.duplicates,
         fetched=normalizer.entries,
         partial=cut,
+        legacy=legacy,
+        spool=spool,
     )
 
 
@@ -292,14 +306,14 @@ def _send_chunks(
     attempt: int,
     feed: FeedConfig,
     fetched_at: datetime,
-    items: Iterable[JobItem],
+    items: Iterable[Item],
     failures: list[ItemFailure],
 ) -> _Sent:
     settings = ctx.settings
     chunker = Chunker(settings.worker_batch_size, settings.chunk_max_bytes, settings.worker_flush_ms)
     sent = _Sent()
 
-    def send(batch: list[tuple[JobItem, bytes]]) -> None:
+    def send(batch: list[tuple[Item, bytes]]) -> None:
         waiting = ctx.pending.claim([item for item, _ in batch], run_id)
         fresh = [data for (_, data), duplicate in zip(batch, waiting, strict=True) if not duplicate]
         sent.duplicates += len(batch) - len(fresh)
