@@ -144,8 +144,11 @@ def finish_fetch(
     attempt: int | None = None,
     not_modified: bool = False,
     warning: str | None = None,
+    partial: bool = False,
 ) -> bool:
     """Record what the fetcher found and how many chunks it sent; the importer takes it from here.
+
+    ``partial``: the download broke off and only the items read before the break were sent.
 
     Only the current attempt may finish the fetch: a stale one (a worker that froze and came back
     after its message was redelivered) must not set counts that the chunks it sent won't meet.
@@ -163,6 +166,7 @@ def finish_fetch(
                 "duplicates": duplicates,
                 "chunks_total": chunks_total,
                 "warning": warning,
+                "partial": partial,
             },
             "$inc": {"failed": len(failures)},
             "$push": {"failures": {"$each": failures[:failures_cap], "$slice": failures_cap}},

@@ -29,6 +29,7 @@ FETCH_RESULTS = frozenset(
     {
         "ok",
         "not_modified",
+        "partial",
         "http_4xx",
         "http_5xx",
         "timeout",

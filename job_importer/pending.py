@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import Protocol
 
 import redis
 
-from job_importer.contract import JobItem
 from job_importer.keys import Keys
 from job_importer.settings import Settings
 
@@ -49,6 +49,16 @@ return duplicate
 """
 
 
+class Claimable(Protocol):
+    """What a claim needs of an item (a JobItem, or the fetcher's encoded form of one)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def content_hash(self) -> str: ...
+
+
 class PendingItems:
     """The set of items waiting in one import queue."""
 
@@ -63,7 +73,7 @@ class PendingItems:
         """The import queue's waiting items, as configured (``DEDUPE_TTL_S``)."""
         return cls(client, settings.queue_namespace, settings.import_queue, settings.dedupe_ttl_s)
 
-    def claim(self, items: Sequence[JobItem], run_id: str) -> list[bool]:
+    def claim(self, items: Sequence[Claimable], run_id: str) -> list[bool]:
         """Mark items pending for this run; True for each item already waiting (a duplicate)."""
         if not items:
             return []

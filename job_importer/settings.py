@@ -111,7 +111,10 @@ class Settings(BaseSettings):
     fetch_connect_timeout_s: float = 10.0
     fetch_read_timeout_s: float = 30.0
     fetch_total_timeout_s: float = 120.0
-    fetch_max_bytes: int = Field(50 * 1024 * 1024, ge=1024)
+    # Spooled to disk and streamed (RSS/Atom, job-board XML): memory does not grow with it.
+    fetch_max_bytes: int = Field(256 * 1024 * 1024, ge=1024)
+    # Documents read whole (the feedparser fallback, JSON, API pages) cost ~6x their size in memory.
+    fetch_max_whole_bytes: int = Field(50 * 1024 * 1024, ge=1024)
     fetch_max_redirects: int = Field(5, ge=0)
     fast_parse: bool = True  # lxml for well-formed RSS 2.0/Atom (same items); off: feedparser only
     user_agent: str = "job-importer/0.1 (+https://github.com/job-importer)"

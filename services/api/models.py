@@ -79,6 +79,7 @@ class Run(BaseModel):
     duration_ms: int | None = None
     http_status: int | None = None
     not_modified: bool = False
+    partial: bool = False  # the download broke off: the items before the break were imported
     error: str | None = None
     warning: str | None = None
     fetched: int = 0

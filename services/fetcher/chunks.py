@@ -8,8 +8,29 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from job_importer.contract import ENVELOPE_BYTES, JOB_ITEM, JobItem
+
+
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    """An item as it is sent: its JSON, and what the fetcher still needs of it (the pending
+    claim's id and hash, a failure's guid and title). Streamed items wait on disk in this form."""
+
+    id: str
+    content_hash: str
+    guid: str
+    title: str
+    data: bytes
+
+    @classmethod
+    def of(cls, item: JobItem) -> Encoded:
+        return cls(item.id, item.content_hash, item.guid, item.title, JOB_ITEM.dump_json(item))
+
+
+#: What the chunker takes: an item, or one encoded already.
+Item = JobItem | Encoded
 
 
 class ItemTooLarge(ValueError):
@@ -23,16 +44,16 @@ class Chunker:
         self.max_items = max_items
         self.max_bytes = max_bytes - ENVELOPE_BYTES
         self.flush_s = flush_ms / 1000
-        self._items: list[tuple[JobItem, bytes]] = []
+        self._items: list[tuple[Item, bytes]] = []
         self._bytes = 0
         self._started = 0.0
 
-    def add(self, item: JobItem) -> Iterator[list[tuple[JobItem, bytes]]]:
+    def add(self, item: Item) -> Iterator[list[tuple[Item, bytes]]]:
         """Add one item; yields the chunks that are ready (zero, one, or two), as (item, JSON) pairs.
 
         Raises ItemTooLarge (before yielding anything) for an item that can't fit any message.
         """
-        data = JOB_ITEM.dump_json(item)
+        data = item.data if isinstance(item, Encoded) else JOB_ITEM.dump_json(item)
         size = len(data) + 1  # and a comma
         if size > self.max_bytes:
             raise ItemTooLarge(f"item is {size:,} bytes as JSON; a chunk holds at most {self.max_bytes:,}")
@@ -46,10 +67,10 @@ class Chunker:
         if len(self._items) >= self.max_items or overdue:
             yield self._take()
 
-    def flush(self) -> Iterator[list[tuple[JobItem, bytes]]]:
+    def flush(self) -> Iterator[list[tuple[Item, bytes]]]:
         if self._items:
             yield self._take()
 
-    def _take(self) -> list[tuple[JobItem, bytes]]:
+    def _take(self) -> list[tuple[Item, bytes]]:
         items, self._items, self._bytes = self._items, [], 0
         return items

@@ -7,7 +7,7 @@ deadline bounds the whole request, headers included (:mod:`.deadline`).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -18,6 +18,7 @@ from job_importer.netguard import BlockedURL
 from job_importer.settings import Settings
 from services.fetcher import deadline
 from services.fetcher.decoding import ACCEPT_ENCODING, Undecodable, decoded
+from services.fetcher.spool import Spool
 
 #: Status codes worth another try later.
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -38,6 +39,8 @@ class Downloaded:
     validators: Validators
     final_url: str
     content_type: str = ""  # the response's Content-Type header: its charset wins (RFC 7303)
+    spool: Spool | None = None  # the body, from download_spooled (then ``body`` is empty)
+    broken_off: str | None = None  # why the body ended early (download_spooled): what came is kept
 
     @property
     def not_modified(self) -> bool:
@@ -102,6 +105,55 @@ def download(
     total_timeout_s: float,
 ) -> Downloaded:
     """GET a feed, reading at most ``max_bytes`` and for at most ``total_timeout_s`` seconds."""
+    return _get(
+        client,
+        url,
+        validators,
+        total_timeout_s,
+        lambda response, at: _Body(_read_capped(response, max_bytes, at)),
+    )
+
+
+def download_spooled(
+    client: httpx.Client,
+    url: str,
+    *,
+    validators: Validators,
+    max_bytes: int,
+    total_timeout_s: float,
+) -> Downloaded:
+    """:func:`download`, with the body written to a :class:`Spool` instead of memory.
+
+    A connection that breaks off after part of the body arrived is not an error here: the
+    result keeps what came, and ``broken_off`` says why it ended (the caller reads the complete
+    items and marks the run partial)."""
+
+    def read(response: httpx.Response, at: float) -> _Body:
+        spool = Spool()
+        try:
+            broken_off = _spool_capped(response, max_bytes, at, spool)
+        except BaseException:
+            spool.close()
+            raise
+        return _Body(b"", spool, broken_off)
+
+    return _get(client, url, validators, total_timeout_s, read)
+
+
+@dataclass
+class _Body:
+    body: bytes
+    spool: Spool | None = None
+    broken_off: str | None = None
+
+
+def _get(
+    client: httpx.Client,
+    url: str,
+    validators: Validators,
+    total_timeout_s: float,
+    read: Callable[[httpx.Response, float], _Body],
+) -> Downloaded:
     headers: dict[bytes, bytes] = {}
     if etag := header_bytes(validators.etag):
         headers[b"If-None-Match"] = etag
@@ -111,10 +163,12 @@ def download(
     try:
         with deadline.within(total_timeout_s), client.stream("GET", url, headers=headers) as response:
             _raise_for_status(response)
-            body = b"" if response.status_code == 304 else _read_capped(response, max_bytes, at)
+            body = _Body(b"") if response.status_code == 304 else read(response, at)
             return Downloaded(
                 status=response.status_code,
-                body=body,
+                body=body.body,
+                spool=body.spool,
+                broken_off=body.broken_off,
                 validators=Validators(
                     _header_text(response, b"etag"), _header_text(response, b"last-modified")
                 ),
@@ -188,6 +242,22 @@ def _raise_for_status(response: httpx.Response) -> None:
 
 def _read_capped(response: httpx.Response, max_bytes: int, until: float) -> bytes:
     """The decoded body, counted against ``max_bytes`` as it is decoded, a bounded piece at a time."""
+    return b"".join(_capped_pieces(response, max_bytes, until))
+
+
+def _spool_capped(response: httpx.Response, max_bytes: int, until: float, spool: Spool) -> str | None:
+    """Write the decoded body to ``spool`` under the caps; why it broke off, if it did."""
+    try:
+        for piece in _capped_pieces(response, max_bytes, until):
+            spool.write(piece)
+    except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
+        if not spool.size:
+            raise  # nothing came: an ordinary connection failure, tried again
+        return f"the download broke off after {spool.size:,} bytes ({exc or type(exc).__name__})"
+    return None
+
+
+def _capped_pieces(response: httpx.Response, max_bytes: int, until: float) -> Iterator[bytes]:
     declared = response.headers.get("Content-Length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
         raise FetchError(
@@ -196,7 +266,6 @@ def _read_capped(response: httpx.Response, max_bytes: int, until: float) -> byte
             transient=False,
             http_status=response.status_code,
         )
-    parts: list[bytes] = []
     size = 0
     for part in decoded(response.iter_raw(), response.headers.get("Content-Encoding")):
         size += len(part)
@@ -209,8 +278,7 @@ def _read_capped(response: httpx.Response, max_bytes: int, until: float) -> byte
             )
         if time.monotonic() > until:
             raise FetchError("download took longer than the total deadline", kind="timeout", transient=True)
-        parts.append(part)
-    return b"".join(parts)
+        yield part
 
 
 def parse_retry_after(value: str | None) -> float | None:

@@ -27,11 +27,11 @@ import codecs
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import suppress
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
+from typing import IO, Any
 
 from feedparser.datetimes import _parse_date
 from feedparser.encodings import RE_XML_PI_ENCODING
@@ -47,6 +47,15 @@ from services.fetcher.xmlguard import check_entity_expansion
 
 class _Unsure(Exception):
     """feedparser might read this document differently: let it."""
+
+
+class Unsure(_Unsure):
+    """Raised by :func:`stream_fast`'s entries: the streamed document is not one the fast path
+    reads as feedparser would (the caller has sent nothing yet and reads it whole instead)."""
+
+
+class Malformed(Unsure):
+    """The streamed document is not well-formed XML (its entries so far were complete)."""
 
 
 XML_NS = "http://www.w3.org/XML/1998/namespace"
@@ -136,6 +145,114 @@ def parse_fast(body: bytes, *, charset: str | None = None, base_url: str = "") -
         return None
 
 
+class FastStream:
+    """The entries of a well-formed RSS 2.0 or Atom 1.0 document read from a file as they end,
+    each item's elements freed once read, so memory does not grow with the document.
+
+    The same rules as :func:`parse_fast`, for the same entries: the whole-document facts they
+    need (``ascii_body``, ``xmlns`` count) are counted by the caller as the body arrives
+    (:class:`~services.fetcher.spool.Spool`). Iterating raises :class:`Unsure` (and
+    :class:`Malformed` for broken XML) where :func:`parse_fast` would return None; a document
+    that declares entities is the caller's to refuse (:mod:`.xmlguard` on the whole path).
+    ``format`` is known once the first entry is out (or the iteration ended).
+    """
+
+    def __init__(
+        self,
+        source: IO[bytes],
+        *,
+        head: bytes,
+        ascii_body: bool,
+        xmlns: int,
+        charset: str | None = None,
+        base_url: str = "",
+    ) -> None:
+        self.source = source
+        self.head = head
+        self.ascii_body = ascii_body
+        self.xmlns = xmlns
+        self.charset = charset
+        self.base_url = base_url
+        self.format = ""
+
+    def __iter__(self) -> Iterator[Any]:
+        try:
+            _check_head(self.head, self.ascii_body, self.charset)
+        except _Unsure:
+            raise Unsure from None
+        document = _Document(b"", self.charset, self.base_url)
+        reader = _EntryReader(document)
+        events = etree.iterparse(
+            self.source,
+            events=("start", "end"),
+            resolve_entities=False,
+            no_network=True,
+            load_dtd=False,
+            huge_tree=False,
+            remove_comments=True,
+            remove_pis=True,
+            collect_ids=False,
+        )
+        level = 0
+        rss = False
+        try:
+            for event, element in events:
+                if event == "start":
+                    level += 1
+                    if level == 1:
+                        rss = self._start(document, element)
+                    elif level == 2 and rss and document.name(element.tag) == "channel":
+                        document.attrs(element)
+                    continue
+                level -= 1
+                if level == 1:  # a child of the root
+                    if rss and document.name(element.tag) == "channel":
+                        pass  # its children were read as they ended
+                    elif not rss and document.name(element.tag) in ("item", "entry"):
+                        yield reader.read(element)
+                    else:
+                        document.check_feed_level(element)
+                    _free(element)
+                elif level == 2 and rss and document.name(element.getparent().tag) == "channel":
+                    if document.name(element.tag) in ("item", "entry"):
+                        yield reader.read(element)
+                    else:
+                        document.check_feed_level(element)
+                    _free(element)
+        except etree.XMLSyntaxError as exc:
+            raise Malformed(str(exc)) from None
+        except ValueError:
+            raise Unsure from None
+        except Unsure:
+            raise
+        except _Unsure:
+            raise Unsure from None
+
+    def _start(self, document: _Document, root: etree._Element) -> bool:
+        """The root element: whether it is RSS 2.0 (else Atom 1.0, else not for us)."""
+        if root.getroottree().docinfo.doctype:
+            raise _Unsure
+        document._track_namespaces(root, self.xmlns)
+        name = document.name(root.tag)
+        attrs = document.attrs(root)
+        if name == "rss" and attrs.get("version", "").startswith("2."):
+            self.format = "rss20"
+            return True
+        if name == "feed" and root.tag.startswith("{" + ATOM_NS + "}"):
+            self.format = "atom10"
+            return False
+        raise _Unsure
+
+
+def _free(element: etree._Element) -> None:
+    """Drop an element that has been read, and the siblings read before it."""
+    element.clear()
+    parent = element.getparent()
+    if parent is not None:
+        while element.getprevious() is not None:
+            del parent[0]
+
+
 class _Document:
     """One document: its namespace bookkeeping as feedparser keeps it, and the walk over it."""
 
@@ -186,10 +303,11 @@ class _Document:
             raise _Unsure
         return ParsedFeed(entries=entries, format=version)
 
-    def _track_namespaces(self, root: etree._Element) -> None:
-        """feedparser's track_namespace over the declarations, which must all be on the root."""
+    def _track_namespaces(self, root: etree._Element, xmlns: int | None = None) -> None:
+        """feedparser's track_namespace over the declarations, which must all be on the root
+        (``xmlns``: how often the word appears in the body, when it is not in ``self.body``)."""
         declared = root.nsmap
-        if self.body.count(b"xmlns") != len(declared):
+        if (self.body.count(b"xmlns") if xmlns is None else xmlns) != len(declared):
             raise _Unsure  # declarations further down (or the word in text): order would matter
         unknown: set[str] = set()
         for prefix, uri in declared.items():
@@ -703,6 +821,32 @@ def _check_prolog(body: bytes, charset: str | None = None) -> bytes:
     if b"<!DOCTYPE" in text[: first_element.start() if first_element else len(text)].upper():
         raise _Unsure
     return text
+
+
+def _check_head(head: bytes, ascii_body: bool, charset: str | None) -> None:
+    """:func:`_check_prolog` for a streamed body, from its first bytes and whether it is all
+    ASCII. Stricter where the head can't tell (a BOM on a non-UTF-8 declaration, no element
+    in the head); invalid UTF-8 further on is libxml2's to find (not well-formed: unsure)."""
+    if head.startswith(_OTHER_ENCODING_MARKERS):
+        raise _Unsure
+    bom = head.startswith(codecs.BOM_UTF8)
+    text = head[3:] if bom else head
+    match = RE_XML_PI_ENCODING.match(text)
+    declared = match.group(1).decode("utf-8", "replace").lower() if match else ""
+    if charset is not None:
+        if ascii_body and not bom:
+            if not (_reads_ascii_as_ascii(charset) and (declared in _UTF8 or declared in _ASCII_ENCODINGS)):
+                raise _Unsure
+        elif charset != "utf-8" or declared not in _UTF8:
+            raise _Unsure
+    if declared not in _UTF8 and not (declared in _ASCII_ENCODINGS and ascii_body):
+        raise _Unsure
+    version = _XML_VERSION.match(text)
+    if version and version.group(1) != b"1.0":
+        raise _Unsure
+    first_element = _FIRST_ELEMENT.search(text)
+    if first_element is None or b"<!DOCTYPE" in text[: first_element.start()].upper():
+        raise _Unsure
 
 
 # RFC 822 dates as feeds almost always write them ("Fri, 27 Nov 2026 09:00:00 +0000"), read by

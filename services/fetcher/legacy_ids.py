@@ -56,19 +56,35 @@ def legacy_ids(item: JobItem, *, atom: bool, base_url: str = "") -> list[str]:
 
 def adopt_legacy_ids(store: Store, items: Iterable[JobItem], *, atom: bool, base_url: str = "") -> int:
     """Re-key the documents stored under the items' legacy ids; the number of documents moved."""
-    items = list(items)
-    current = {item.id for item in items}
-    by_legacy: dict[str, JobItem] = {}
+    legacy = LegacyIds(atom=atom, base_url=base_url)
+    current = set()
     for item in items:
-        for old in legacy_ids(item, atom=atom, base_url=base_url):
-            if old not in current:  # never touch another entry's document
-                by_legacy.setdefault(old, item)
-    moved = 0
-    for batch in itertools.batched(by_legacy, BATCH, strict=False):
-        for doc in store.jobs.find({"_id": {"$in": list(batch)}}):
-            item = by_legacy[doc["_id"]]
-            with suppress(DuplicateKeyError):  # the new document exists: the legacy one is the duplicate
-                store.jobs.insert_one({**doc, "_id": item.id, "guid": item.guid})
-            store.jobs.delete_one({"_id": doc["_id"]})
-            moved += 1
-    return moved
+        legacy.add(item)
+        current.add(item.id)
+    return legacy.adopt(store, current)
+
+
+class LegacyIds:
+    """The legacy ids of a feed's items, collected an item at a time (for streamed feeds)."""
+
+    def __init__(self, *, atom: bool, base_url: str = "") -> None:
+        self.atom = atom
+        self.base_url = base_url
+        self.by_legacy: dict[str, tuple[str, str]] = {}  # legacy id -> (id, guid) now
+
+    def add(self, item: JobItem) -> None:
+        for old in legacy_ids(item, atom=self.atom, base_url=self.base_url):
+            self.by_legacy.setdefault(old, (item.id, item.guid))
+
+    def adopt(self, store: Store, current: set[str]) -> int:
+        """Move the documents; ``current``: the ids of all the feed's items, never touched."""
+        by_legacy = {old: now for old, now in self.by_legacy.items() if old not in current}
+        moved = 0
+        for batch in itertools.batched(by_legacy, BATCH, strict=False):
+            for doc in store.jobs.find({"_id": {"$in": list(batch)}}):
+                new_id, guid = by_legacy[doc["_id"]]
+                with suppress(DuplicateKeyError):  # the new document exists: the legacy one is the duplicate
+                    store.jobs.insert_one({**doc, "_id": new_id, "guid": guid})
+                store.jobs.delete_one({"_id": doc["_id"]})
+                moved += 1
+        return moved

@@ -57,20 +57,34 @@ def safe_key(key: str) -> str:
 
 def normalize(entries: Iterable[RawEntry], feed: FeedConfig) -> Normalized:
     """Validate every entry of one feed; the first occurrence of an id wins, later ones are duplicates."""
-    items: list[JobItem] = []
-    failures: list[ItemFailure] = []
-    seen: set[str] = set()
-    duplicates = 0
-    for position, entry in enumerate(entries):
-        result = normalize_entry(entry, feed, position)
+    normalizer = Normalizer(feed)
+    items = [item for entry in entries if (item := normalizer.add(entry)) is not None]
+    return Normalized(items=items, failures=normalizer.failures, duplicates=normalizer.duplicates)
+
+
+class Normalizer:
+    """:func:`normalize` one entry at a time, for entries streamed as they are read: the ids seen
+    so far are all it keeps besides the failures."""
+
+    def __init__(self, feed: FeedConfig) -> None:
+        self.feed = feed
+        self.failures: list[ItemFailure] = []
+        self.seen: set[str] = set()
+        self.duplicates = 0
+        self.entries = 0
+
+    def add(self, entry: RawEntry) -> JobItem | None:
+        """The entry's item, or None for a failure (kept in ``failures``) or a duplicate."""
+        result = normalize_entry(entry, self.feed, self.entries)
+        self.entries += 1
         if isinstance(result, ItemFailure):
-            failures.append(result)
-        elif result.id in seen:
-            duplicates += 1
-        else:
-            seen.add(result.id)
-            items.append(result)
-    return Normalized(items=items, failures=failures, duplicates=duplicates)
+            self.failures.append(result)
+            return None
+        if result.id in self.seen:
+            self.duplicates += 1
+            return None
+        self.seen.add(result.id)
+        return result
 
 
 def normalize_entry(entry: RawEntry, feed: FeedConfig, position: int) -> JobItem | ItemFailure:

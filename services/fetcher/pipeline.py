@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -10,20 +12,22 @@ import httpx
 from dramatiq.brokers.redis import RedisBroker
 
 from job_importer import failed_items, history, metrics
-from job_importer.contract import JobItem, chunk_message
+from job_importer.contract import chunk_message
 from job_importer.db import Store
 from job_importer.failed_items import ItemFailure
 from job_importer.pending import PendingItems
 from job_importer.redact import redact
 from job_importer.settings import FeedConfig, Settings
-from services.fetcher.chunks import Chunker, ItemTooLarge
-from services.fetcher.download import Downloaded, FetchError, Validators, download
+from services.fetcher.chunks import Chunker, Encoded, Item, ItemTooLarge
+from services.fetcher.download import Downloaded, FetchError, Validators, download, download_spooled
 from services.fetcher.entries import FeedParseError
 from services.fetcher.feed_state import load_validators, save_validators
 from services.fetcher.formats import Document, FetchPage, paginated, read_document
-from services.fetcher.legacy_ids import adopt_legacy_ids
-from services.fetcher.normalize import normalize
+from services.fetcher.legacy_ids import LegacyIds
+from services.fetcher.normalize import Normalizer, normalize
 from services.fetcher.parse import is_atom
+from services.fetcher.spool import ItemSpool
+from services.fetcher.streaming import NotStreamed, Streamed, open_stream
 
 
 class RetryLater(Exception):
@@ -65,6 +69,7 @@ class FetchOutcome:
     chunks: int = 0
     warning: str | None = None
     validators: Validators | None = None  # saved once the fetch is recorded; None for a 304
+    partial: bool = False  # the download broke off: the items before the break were sent
 
     @property
     def not_modified(self) -> bool:
@@ -97,7 +102,7 @@ def fetch(
     # must carry an older stamp than a later, faster one, so the importer keeps the newer content.
     fetched_at = history.now()
     try:
-        downloaded = download(
+        downloaded = download_spooled(
             ctx.http,
             feed.url,
             validators=Validators() if paginated(feed) else load_validators(ctx.store, feed.url),
@@ -106,34 +111,147 @@ def fetch(
         )
     except FetchError as exc:
         return _fetch_failed(ctx.settings, exc, last_attempt=last_attempt)
-    if downloaded.not_modified:
+    if downloaded.not_modified or downloaded.spool is None:
         return FetchOutcome(result="not_modified", http_status=304)
-    try:
-        parsed = read_document(
-            _document(downloaded), feed, fast=ctx.settings.fast_parse, fetch_page=_page_fetcher(ctx)
-        )
-    except FeedParseError as exc:
-        return FetchOutcome(
-            result="parse_error", http_status=downloaded.status, error=f"unreadable feed: {exc}"
-        )
-    except FetchError as exc:  # a further page of a paginated API
-        return _fetch_failed(ctx.settings, exc, last_attempt=last_attempt)
-    normalized = normalize(parsed.entries, feed)
-    if parsed.reader == "rss":  # ids earlier versions gave RSS/Atom entries: moved first
-        adopt_legacy_ids(
-            ctx.store, normalized.items, atom=is_atom(parsed.format), base_url=downloaded.final_url
-        )
-    failures = list(normalized.failures)
-    sent = _send_chunks(ctx, run_id, attempt, feed, fetched_at, normalized.items, failures)
+    with closing(downloaded.spool):
+        try:
+            read = _read(ctx, feed, downloaded)
+        except FeedParseError as exc:
+            return FetchOutcome(
+                result="parse_error", http_status=downloaded.status, error=f"unreadable feed: {exc}"
+            )
+        except FetchError as exc:  # a further page of a paginated API
+            return _fetch_failed(ctx.settings, exc, last_attempt=last_attempt)
+    if read is None:  # broke off in a document only read whole: nothing was sent, try again
+        broke = FetchError(downloaded.broken_off or "", kind="connect", transient=True)
+        return _fetch_failed(ctx.settings, broke, last_attempt=last_attempt)
+    with closing(read):
+        if read.legacy is not None:  # ids earlier versions gave RSS/Atom entries: moved first
+            read.legacy.adopt(ctx.store, read.ids)
+        failures = list(read.failures)
+        sent = _send_chunks(ctx, run_id, attempt, feed, fetched_at, read.items, failures)
+    warning = read.warning
+    if read.partial:
+        broke_off = f"partial: {downloaded.broken_off}; {read.fetched} entries read before it"
+        warning = f"{broke_off}; {warning}" if warning else broke_off
     return FetchOutcome(
-        result="ok",
+        result="partial" if read.partial else "ok",
         http_status=downloaded.status,
-        fetched=len(parsed.entries),
-        duplicates=normalized.duplicates + sent.duplicates,
+        fetched=read.fetched,
+        duplicates=read.duplicates + sent.duplicates,
         failures=failures,
         chunks=sent.chunks,
+        warning=warning,
+        validators=None if read.partial else downloaded.validators,  # the next run fetches it whole
+        partial=read.partial,
+    )
+
+
+@dataclass
+class _Read:
+    """A document's items, normalised, before any is sent: in memory (read whole) or on disk
+    (streamed); ``ids`` are all of theirs. ``partial``: the download broke off, these are the
+    complete items before the break."""
+
+    reader: str
+    format: str
+    items: Iterable[Item]
+    ids: set[str]
+    failures: list[ItemFailure]
+    duplicates: int
+    fetched: int
+    warning: str | None = None
+    partial: bool = False
+    legacy: LegacyIds | None = None  # RSS/Atom: the items' legacy ids (legacy_ids.py)
+    spool: ItemSpool | None = None
+
+    def close(self) -> None:
+        if self.spool is not None:
+            self.spool.close()
+
+
+def _read(ctx: FetcherContext, feed: FeedConfig, downloaded: Downloaded) -> _Read | None:
+    """The document's items: streamed when its format allows (:mod:`.streaming`), else read
+    whole under ``FETCH_MAX_WHOLE_BYTES``. None when a download that broke off can't be used."""
+    spool = downloaded.spool
+    assert spool is not None
+    settings = ctx.settings
+    stream = open_stream(spool, downloaded.content_type, downloaded.final_url, feed, fast=settings.fast_parse)
+    why = "only well-formed RSS 2.0/Atom and job-board XML are read as they download"
+    if stream is not None:
+        try:
+            return _read_stream(
+                stream, feed, partial=downloaded.broken_off is not None, base_url=downloaded.final_url
+            )
+        except NotStreamed as exc:
+            why = str(exc)
+    if downloaded.broken_off:
+        return None
+    if spool.size > settings.fetch_max_whole_bytes:
+        raise FeedParseError(
+            f"the document is {spool.size:,} bytes, more than the {settings.fetch_max_whole_bytes:,} "
+            f"FETCH_MAX_WHOLE_BYTES allows for one read whole ({why})"
+        )
+    document = Document(spool.read_all(), downloaded.content_type, downloaded.final_url)
+    parsed = read_document(document, feed, fast=settings.fast_parse, fetch_page=_page_fetcher(ctx))
+    normalized = normalize(parsed.entries, feed)
+    legacy = None
+    if parsed.reader == "rss":
+        legacy = LegacyIds(atom=is_atom(parsed.format), base_url=downloaded.final_url)
+        for item in normalized.items:
+            legacy.add(item)
+    return _Read(
+        reader=parsed.reader,
+        format=parsed.format,
+        items=normalized.items,
+        ids={item.id for item in normalized.items},
+        failures=normalized.failures,
+        duplicates=normalized.duplicates,
+        fetched=len(parsed.entries),
         warning=parsed.warning,
-        validators=downloaded.validators,
+        legacy=legacy,
+    )
+
+
+def _read_stream(stream: Streamed, feed: FeedConfig, *, partial: bool, base_url: str) -> _Read:
+    """Normalise a stream's entries into an :class:`ItemSpool` (as the JSON they are sent as);
+    nothing is sent until the document has been read to its end, so a stream that steps aside
+    has lost nothing. With ``partial`` (the download broke off), malformed XML at the break ends
+    the items instead."""
+    normalizer = Normalizer(feed)
+    spool = ItemSpool()
+    legacy: LegacyIds | None = None
+    cut = False
+    try:
+        try:
+            for entry in stream:
+                item = normalizer.add(entry)
+                if item is None:
+                    continue
+                if stream.reader == "rss":
+                    if legacy is None:  # the version is known once the first entry is out
+                        legacy = LegacyIds(atom=is_atom(stream.format), base_url=base_url)
+                    legacy.add(item)
+                encoded = Encoded.of(item)
+                spool.add((encoded.id, encoded.content_hash, encoded.guid, encoded.title, encoded.data))
+        except NotStreamed as exc:
+            if not (partial and exc.malformed):
+                raise
+            cut = True
+    except BaseException:
+        spool.close()
+        raise
+    return _Read(
+        reader=stream.reader,
+        format=stream.format,
+        items=(Encoded(*row) for row in spool),
+        ids=normalizer.seen,
+        failures=normalizer.failures,
+        duplicates=normalizer.duplicates,
+        fetched=normalizer.entries,
+        partial=cut,
+        legacy=legacy,
+        spool=spool,
     )
 
 
@@ -164,6 +282,7 @@ def record(
         attempt=attempt,
         not_modified=outcome.not_modified,
         warning=outcome.warning,
+        partial=outcome.partial,
     )
     if not finished:  # a stale attempt: a later one owns the run
         failed_items.drop_attempt(ctx.store, run_id, attempt)
@@ -187,14 +306,14 @@ def _send_chunks(
     attempt: int,
     feed: FeedConfig,
     fetched_at: datetime,
-    items: list[JobItem],
+    items: Iterable[Item],
     failures: list[ItemFailure],
 ) -> _Sent:
     settings = ctx.settings
     chunker = Chunker(settings.worker_batch_size, settings.chunk_max_bytes, settings.worker_flush_ms)
     sent = _Sent()
 
-    def send(batch: list[tuple[JobItem, bytes]]) -> None:
+    def send(batch: list[tuple[Item, bytes]]) -> None:
         waiting = ctx.pending.claim([item for item, _ in batch], run_id)
         fresh = [data for (_, data), duplicate in zip(batch, waiting, strict=True) if not duplicate]
         sent.duplicates += len(batch) - len(fresh)
@@ -236,7 +355,7 @@ def _page_fetcher(ctx: FetcherContext) -> FetchPage:
             ctx.http,
             url,
             validators=Validators(),
-            max_bytes=ctx.settings.fetch_max_bytes,
+            max_bytes=ctx.settings.fetch_max_whole_bytes,  # pages are read whole
             total_timeout_s=ctx.settings.fetch_total_timeout_s,
         )
         return _document(page)

@@ -27,6 +27,7 @@ def test_start_an_import_of_one_feed_and_read_its_run(stack: Stack, client: http
     assert (run["status"], run["trigger"], run["feed_url"]) == ("completed", "api", url)
     assert (run["fetched"], run["new"], run["updated"], run["unchanged"], run["failed"]) == (45, 44, 0, 0, 1)
     assert run["duration_ms"] > 0 and run["finished_at"] >= run["created_at"]
+    assert run["partial"] is False  # the whole feed arrived
     assert run["failures"] == [
         {
             "guid": f"https://jobicy.example/?post_type=job_listing&p={jobs[3].number}",

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from job_importer.contract import JobItem, content_hash
-from services.fetcher.chunks import ENVELOPE_BYTES, Chunker, ItemTooLarge
+from services.fetcher.chunks import ENVELOPE_BYTES, Chunker, Encoded, ItemTooLarge
 
 
 def item(number: int, description: str = "d") -> JobItem:
@@ -49,3 +49,16 @@ def test_an_item_bigger_than_any_message_is_refused() -> None:
     with pytest.raises(ItemTooLarge, match="a chunk holds at most"):
         list(chunker.add(item(1, "x" * 30_000)))
     assert list(chunker.flush()) == []
+
+
+def test_items_encoded_beforehand_are_chunked_as_the_items_are() -> None:
+    """Streamed items wait on disk as :class:`Encoded`; their chunks are the items' own."""
+    items = [item(n, "x" * (n * 97 % 3000)) for n in range(60)]
+    encoded = [Encoded.of(one) for one in items]
+    assert [(e.id, e.content_hash, e.guid, e.title) for e in encoded] == [
+        (one.id, one.content_hash, one.guid, one.title) for one in items
+    ]
+    as_items = chunk_all(Chunker(max_items=7, max_bytes=40_000, flush_ms=0), items)
+    chunker = Chunker(max_items=7, max_bytes=40_000, flush_ms=0)
+    chunks = [chunk for one in encoded for chunk in chunker.add(one)] + list(chunker.flush())
+    assert [[json.loads(data) for _, data in chunk] for chunk in chunks] == as_items

@@ -101,7 +101,9 @@ spec:
   volumes:
     - name: tmp
       emptyDir:
-        sizeLimit: 256Mi
+        # The fetcher spools each download here, and its items until they are sent: about twice
+        # FETCH_MAX_BYTES (256 MiB) per feed in flight, at worst.
+        sizeLimit: {{ if eq .component "fetcher" }}2Gi{{ else }}256Mi{{ end }}
     {{- if $root.Values.feeds }}
     - name: feeds
       configMap:

@@ -55,15 +55,15 @@ _READ = frozenset(name for names in ALIASES.values() for name in names) | {"jobd
 
 def read(document: Document, feed: FeedConfig) -> ParsedFeed:
     root, warning = parse_root(document)
-    personio = _personio_base(feed.url, document.url)
+    personio = personio_base(feed.url, document.url)
     elements = find_items(root, feed.items, ITEM_NAMES)
-    entries = [_safe_entry(element_tree(element), feed, document, personio) for element in elements]
+    entries = [safe_entry(element_tree(element), feed, document, personio) for element in elements]
     if warning:
         warning = f"{warning}; {len(entries)} jobs recovered"
     return ParsedFeed(entries=entries, format="jobxml", warning=warning)
 
 
-def _safe_entry(item: Any, feed: FeedConfig, document: Document, personio: str | None) -> RawEntry:
+def safe_entry(item: Any, feed: FeedConfig, document: Document, personio: str | None) -> RawEntry:
     try:
         return _entry(item, feed, document, personio)
     except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:  # a shape we don't expect
@@ -87,7 +87,7 @@ def _entry(item: Any, feed: FeedConfig, document: Document, personio: str | None
     return raw_entry_from(values, extra)
 
 
-def _personio_base(*urls: str) -> str | None:
+def personio_base(*urls: str) -> str | None:
     """https://{company}.jobs.personio.de for a Personio feed: its job pages live there."""
     for url in urls:
         parts = urlsplit(url)
