@@ -42,7 +42,7 @@ from feedparser.util import FeedParserDict
 from lxml import etree
 
 from services.fetcher.entries import ParsedFeed, raw_entry
-from services.fetcher.xmlguard import check_entity_expansion
+from services.fetcher.xmlguard import LXML_OPTIONS, check_entity_expansion
 
 
 class _Unsure(Exception):
@@ -119,15 +119,8 @@ def _parser() -> etree.XMLParser:
     """One parser per thread (lxml parsers must not be shared between threads)."""
     parser = getattr(_local, "parser", None)
     if parser is None:
-        parser = _local.parser = etree.XMLParser(
-            resolve_entities=False,
-            no_network=True,
-            load_dtd=False,
-            huge_tree=False,
-            remove_comments=True,  # SAX skips them too; text around them is joined
-            remove_pis=True,
-            collect_ids=False,
-        )
+        # Comments go (SAX skips them too; the text around them is joined).
+        parser = _local.parser = etree.XMLParser(collect_ids=False, **LXML_OPTIONS)
     return parser
 
 
@@ -185,13 +178,8 @@ class FastStream:
         events = etree.iterparse(
             self.source,
             events=("start", "end"),
-            resolve_entities=False,
-            no_network=True,
-            load_dtd=False,
-            huge_tree=False,
-            remove_comments=True,
-            remove_pis=True,
             collect_ids=False,
+            **LXML_OPTIONS,
         )
         level = 0
         rss = False

@@ -30,6 +30,7 @@ from services.fetcher.formats.document import Document
 from services.fetcher.formats.xmltree import element_tree, local
 from services.fetcher.parse import is_atom
 from services.fetcher.spool import Spool
+from services.fetcher.xmlguard import LXML_OPTIONS
 
 _JSON_TYPES = ("application/json", "application/feed+json", "text/json")
 
@@ -114,12 +115,7 @@ def _jobxml_entries(spool: Spool, document: Document, feed: FeedConfig) -> Itera
             spool.reader(),
             events=("start", "end"),
             encoding=document.charset,
-            resolve_entities=False,
-            no_network=True,
-            load_dtd=False,
-            huge_tree=False,
-            remove_comments=True,
-            remove_pis=True,
+            **LXML_OPTIONS,
         )
         level = 0
         for event, element in events:

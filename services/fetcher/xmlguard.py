@@ -23,6 +23,17 @@ from collections import Counter
 
 from services.fetcher.entries import FeedParseError
 
+#: How every lxml parser of ours is set up: no entity substitution, no DTD or network fetch, no
+#: huge trees, and no comments or processing instructions kept (feedparser ignores them too).
+LXML_OPTIONS: dict[str, bool] = {
+    "resolve_entities": False,
+    "no_network": True,
+    "load_dtd": False,
+    "huge_tree": False,
+    "remove_comments": True,
+    "remove_pis": True,
+}
+
 #: The most characters a document's internal entities may expand to, in all.
 MAX_EXPANSION = 1_000_000
 #: Deeper nesting of entities than this is refused outright.

@@ -16,6 +16,7 @@ from lxml import etree
 from services.fetcher.entries import FeedParseError
 from services.fetcher.formats.detect import describe
 from services.fetcher.formats.document import Document
+from services.fetcher.xmlguard import LXML_OPTIONS
 
 
 @dataclass
@@ -30,16 +31,7 @@ def local(tag: object) -> str:
 
 
 def _parser(charset: str | None, recover: bool) -> etree.XMLParser:
-    return etree.XMLParser(
-        encoding=charset,
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-        recover=recover,
-    )
+    return etree.XMLParser(encoding=charset, recover=recover, **LXML_OPTIONS)
 
 
 def parse_root(document: Document) -> tuple[etree._Element, str | None]:
