@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
@@ -49,17 +53,35 @@ def _follow_hint(batch_id: str) -> str:
     return f"batch {batch_id}; follow it with `job-importer runs --batch {batch_id}`"
 
 
+@contextmanager
+def _interrupts_deferred() -> Iterator[list[int]]:
+    """Ctrl-C while the runs are being started takes effect once they are: then there is a batch
+    id to tell (an interrupt in the middle would leave runs nobody was told about)."""
+    caught: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield caught
+        return
+    previous = signal.signal(signal.SIGINT, lambda number, _frame: caught.append(number))
+    try:
+        yield caught
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def run_and_wait(
     settings: Settings, feeds: list[FeedConfig], trigger: history.Trigger, timeout_s: float, progress: bool
 ) -> dict[str, Any]:
     """Start an import and follow it to the end. A timeout or Ctrl-C says how to go on following it
     (the import itself goes on) and exits with TIMED_OUT or INTERRUPTED."""
     store = open_store(settings)
-    started = start_import(settings, store, build_broker(settings), feeds, trigger)
+    with _interrupts_deferred() as interrupted:
+        started = start_import(settings, store, build_broker(settings), feeds, trigger)
     watch = BatchWatch(
         store, started.batch_id, len(started.run_ids), timeout_s, progress, lambda: missing_workers(settings)
     )
     try:
+        if interrupted:
+            raise KeyboardInterrupt
         runs = watch.wait()
     except BatchTimeout as exc:
         raise fail(

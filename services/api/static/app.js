@@ -429,11 +429,16 @@ async function showQueues() {
   const charts = h("section", { id: "charts-section" });
   render(h("h1", {}, "Queues"), cards, charts, h("h2", {}, "Dead letters"), dead, h("h2", {}, "Failed items"), failed);
   chartsSection().then((section) => charts.replaceChildren(section));
+  let shown = "";
   const refreshCounts = async () => {
     try {
       const queues = await api("GET", "/queues");
+      const text = JSON.stringify(queues);
+      if (text === shown) return; // unchanged: keep the cards, and a click or focus in them
+      shown = text;
       cards.replaceChildren(...queues.map(queueCard(refreshCounts)));
     } catch (error) {
+      shown = "";
       cards.replaceChildren(h("p", {}, error.message));
     }
   };
