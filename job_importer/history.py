@@ -434,6 +434,7 @@ def summarize(runs: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
             "status": run["status"],
             "http_status": run.get("http_status"),
             "not_modified": run.get("not_modified", False),
+            "partial": run.get("partial", False),  # the download broke off: only what came was sent
             "error": run.get("error"),
             "warning": run.get("warning"),  # a malformed feed parsed anyway, say
             "duration_ms": run.get("duration_ms"),

@@ -22,7 +22,7 @@ from job_importer.settings import Settings
 #: The fields of a run as the API's ``Run`` model and ``runs --json`` show them, in order.
 RUN_FIELDS = (
     "run_id", "batch_id", "feed_url", "source", "trigger", "status", "created_at", "started_at",
-    "finished_at", "duration_ms", "http_status", "not_modified", "error", "warning", "fetched", "new",
+    "finished_at", "duration_ms", "http_status", "not_modified", "partial", "error", "warning", "fetched", "new",
     "updated", "unchanged", "duplicates", "failed", "chunks_total", "chunks_accounted",
 )  # fmt: skip
 
@@ -31,7 +31,7 @@ PAYLOAD_EXCERPT_CHARS = 500
 
 _COUNTS = ("fetched", "new", "updated", "unchanged", "duplicates", "failed", "chunks_accounted")
 #: What a run that predates a field shows for it.
-_RUN_DEFAULTS: dict[str, Any] = {"not_modified": False, **dict.fromkeys(_COUNTS, 0)}
+_RUN_DEFAULTS: dict[str, Any] = {"not_modified": False, "partial": False, **dict.fromkeys(_COUNTS, 0)}
 
 
 def public_run(doc: Mapping[str, Any]) -> dict[str, Any]:
