@@ -32,5 +32,7 @@ def test_the_api_docs_work_offline(stack: Stack, browser: Browser) -> None:
     expect(page.get_by_text("Start one run per feed").first).to_be_visible()
     # ReDoc's bundle links its "built with Redocly" badge image from its CDN: only that may fail.
     assert set(refused) <= {"https://cdn.redoc.ly/redoc/logo-mini.svg"}
-    assert console.errors == []
+    # The refused badge may be reported once, as any refused load is; nothing else may fail.
+    badge_refusals = ["error: Failed to load resource: net::ERR_FAILED"] * len(refused)
+    assert console.errors in ([], badge_refusals)
     page.close()
