@@ -429,16 +429,20 @@ async function showQueues() {
   const charts = h("section", { id: "charts-section" });
   render(h("h1", {}, "Queues"), cards, charts, h("h2", {}, "Dead letters"), dead, h("h2", {}, "Failed items"), failed);
   chartsSection().then((section) => charts.replaceChildren(section));
-  let shown = "";
+  let shown = new Map(); // queue -> [its JSON, its card]: a card is redrawn only when its counts change
   const refreshCounts = async () => {
     try {
       const queues = await api("GET", "/queues");
-      const text = JSON.stringify(queues);
-      if (text === shown) return; // unchanged: keep the cards, and a click or focus in them
-      shown = text;
-      cards.replaceChildren(...queues.map(queueCard(refreshCounts)));
+      const next = new Map();
+      for (const q of queues) {
+        const text = JSON.stringify(q);
+        const kept = shown.get(q.queue);
+        next.set(q.queue, kept && kept[0] === text ? kept : [text, queueCard(refreshCounts)(q)]);
+      }
+      shown = next;
+      cards.replaceChildren(...[...next.values()].map(([, card]) => card)); // kept cards stay the same nodes
     } catch (error) {
-      shown = "";
+      shown = new Map();
       cards.replaceChildren(h("p", {}, error.message));
     }
   };
