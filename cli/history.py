@@ -17,7 +17,7 @@ from job_importer.views import public_failed_item, public_run
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (the API's field names)")]
 YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation")]
 
-COUNTS = ("fetched", "new", "updated", "unchanged", "duplicates", "failed")
+COUNTS = history.RUN_COUNTS
 
 
 def runs(

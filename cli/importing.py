@@ -22,7 +22,7 @@ from job_importer.db import open_store
 from job_importer.settings import FeedConfig, Settings, get_settings
 from job_importer.trigger import start_import
 
-SUMMARY_COUNTS = ("fetched", "new", "updated", "unchanged", "duplicates", "failed")
+SUMMARY_COUNTS = history.RUN_COUNTS
 
 
 def _feeds(settings: Settings, urls: list[str] | None) -> list[FeedConfig]:

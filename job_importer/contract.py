@@ -48,6 +48,7 @@ ExtraValue = Annotated[str, StringConstraints(max_length=MAX_EXTRA_VALUE_CHARS)]
 URLText = Annotated[str, StringConstraints(max_length=MAX_ID_CHARS)]
 Workplace = Literal["remote", "hybrid", "onsite"]
 SalaryPeriod = Literal["hour", "day", "week", "month", "year"]
+ListingStatus = Literal["active", "expired"]
 
 
 class JobHeadline(BaseModel):
@@ -104,6 +105,12 @@ class StoredJob(JobItem):
     updated_at: datetime | None = None
     created_run: str | None = None
     updated_run: str | None = None
+    # Its lifecycle (job_importer/lifecycle.py); a document stored before it had none: active.
+    status: ListingStatus = "active"
+    last_seen_at: datetime | None = None  # when the newest fetch that saw it started
+    last_seen_run: str | None = None
+    expired_at: datetime | None = None
+    expired_reason: str | None = None  # missing from feed / expiry date passed / not seen for N days
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> Self:

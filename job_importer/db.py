@@ -62,6 +62,12 @@ def ensure_indexes(store: Store) -> None:
     store.jobs.create_index([("source", ASCENDING), ("published_at", DESCENDING)])
     store.jobs.create_index([("company", ASCENDING)])
     store.jobs.create_index([("updated_at", DESCENDING)])
+    # The end of a run (lifecycle.py): a feed's active listings by last sighting or expiry date,
+    # and the listings one run expired or brought back (sparse: most have neither).
+    store.jobs.create_index([("feed_url", ASCENDING), ("status", ASCENDING), ("last_seen_at", ASCENDING)])
+    store.jobs.create_index([("feed_url", ASCENDING), ("status", ASCENDING), ("expires_at", ASCENDING)])
+    store.jobs.create_index([("expired_run", ASCENDING)], sparse=True)
+    store.jobs.create_index([("reactivated_run", ASCENDING)], sparse=True)
     store.runs.create_index([("feed_url", ASCENDING), ("created_at", DESCENDING)])
     store.runs.create_index([("status", ASCENDING), ("created_at", DESCENDING)])
     store.runs.create_index([("batch_id", ASCENDING)])

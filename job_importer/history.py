@@ -1,6 +1,8 @@
 """Import history: one record per feed per run, kept exact under retries and redeliveries.
 
-Counting rules (the invariant ``fetched = new + updated + unchanged + duplicates + failed``):
+Counting rules (the invariant ``fetched = new + updated + unchanged + duplicates + failed``; a run's
+``expired`` and ``reactivated``, set when it completes by :mod:`job_importer.lifecycle`, are beside
+it: a reactivated listing also counts as updated or unchanged):
 
 * the fetcher sets ``fetched`` and ``duplicates`` and adds its own failures (items without an
   identity, invalid fields) once, guarded by the run's status;
@@ -12,7 +14,8 @@ Counting rules (the invariant ``fetched = new + updated + unchanged + duplicates
   changed in between, so an earlier attempt's chunks need not match the new ones (they are still
   written: the store keeps whichever content was fetched last).
 
-A run completes when every chunk is accounted for (done or dead), which the last writer notices.
+A run completes when every chunk is accounted for (done or dead), which the last writer notices;
+it then ends the lifecycle of what left the feed, before it is marked completed.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from typing import Any, Literal
 
 from pymongo import DESCENDING, ReturnDocument
 
-from job_importer import metrics
+from job_importer import lifecycle, metrics
 from job_importer.db import Store
 from job_importer.redact import redact
 from job_importer.settings import FeedConfig
@@ -34,6 +37,8 @@ Trigger = Literal["schedule", "cli", "api"]
 Status = Literal["queued", "fetching", "importing", "completed", "failed"]
 TERMINAL: tuple[Status, ...] = ("completed", "failed")
 OUTCOMES = ("new", "updated", "unchanged", "failed")
+#: A run's counts, as every front end shows them: the invariant's, then the lifecycle's.
+RUN_COUNTS = ("fetched", "new", "updated", "unchanged", "duplicates", "failed", "expired", "reactivated")
 log = logging.getLogger(__name__)
 
 
@@ -72,6 +77,8 @@ def create_runs(store: Store, feeds: Iterable[FeedConfig], trigger: Trigger, bat
             "unchanged": 0,
             "duplicates": 0,
             "failed": 0,
+            "expired": 0,  # beside the counts above: the run's end expired / brought back these
+            "reactivated": 0,
             "failures": [],
             "chunks_total": None,
             "chunks_accounted": 0,
@@ -88,7 +95,7 @@ def create_runs(store: Store, feeds: Iterable[FeedConfig], trigger: Trigger, bat
 
 #: What a new fetch attempt starts from: the importer's counts of an earlier attempt no longer apply.
 _FRESH_ATTEMPT: dict[str, Any] = {
-    **dict.fromkeys(("fetched", "imported", "new", "updated", "unchanged", "duplicates", "failed"), 0),
+    **dict.fromkeys(("imported", *RUN_COUNTS), 0),
     "failures": [],
     "chunks_total": None,
     "chunks_accounted": 0,
@@ -145,10 +152,13 @@ def finish_fetch(
     not_modified: bool = False,
     warning: str | None = None,
     partial: bool = False,
+    lifecycle: dict[str, Any] | None = None,
 ) -> bool:
     """Record what the fetcher found and how many chunks it sent; the importer takes it from here.
 
     ``partial``: the download broke off and only the items read before the break were sent.
+    ``lifecycle``: the feed's expiry policy and the fetch's start, for the run's end
+    (:func:`job_importer.lifecycle.finish_run`).
 
     Only the current attempt may finish the fetch: a stale one (a worker that froze and came back
     after its message was redelivered) must not set counts that the chunks it sent won't meet.
@@ -167,6 +177,7 @@ def finish_fetch(
                 "chunks_total": chunks_total,
                 "warning": warning,
                 "partial": partial,
+                "lifecycle": lifecycle,
             },
             "$inc": {"failed": len(failures)},
             "$push": {"failures": {"$each": failures[:failures_cap], "$slice": failures_cap}},
@@ -310,6 +321,7 @@ def record_dead_chunk(
 
 _COMPLETION_FIELDS = {
     "status": 1, "chunks_total": 1, "chunks_accounted": 1, "started_at": 1, "created_at": 1, "feed_url": 1,
+    "http_status": 1, "not_modified": 1, "partial": 1, "chunks_dead": 1, "lifecycle": 1, "warning": 1,
     **dict.fromkeys(("fetched", "new", "updated", "unchanged", "duplicates", "failed"), 1),
 }  # fmt: skip
 
@@ -324,16 +336,22 @@ def _complete(store: Store, doc: Mapping[str, Any]) -> None:
     total = doc.get("chunks_total")
     if doc.get("status") != "importing" or total is None or doc.get("chunks_accounted", 0) < total:
         return
+    # Every chunk is in: what left the feed expires now, before the run says it is done, so that
+    # a death in between leaves a run that the next delivery completes (this step is idempotent).
+    ended = lifecycle.finish_run(store, doc, now())
     finished = now()
     started = doc.get("started_at") or doc.get("created_at")
     duration_s = (finished - started).total_seconds() if started is not None else None
-    done: dict[str, Any] = {"status": "completed", "finished_at": finished}
+    done: dict[str, Any] = {"status": "completed", "finished_at": finished, **ended.fields()}
     if duration_s is not None:
         done["duration_ms"] = int(duration_s * 1000)
+    if ended.warning:
+        done["warning"] = f"{doc['warning']}; {ended.warning}" if doc.get("warning") else ended.warning
     result = store.runs.update_one({"_id": doc["_id"], "status": "importing"}, {"$set": done})
     if result.modified_count:
         metrics.run_finished(doc.get("feed_url"), "completed", duration_s)
-        log_outcome(doc, "completed", done.get("duration_ms"))
+        metrics.listings_changed(doc.get("feed_url"), ended.expired, ended.reactivated, ended.active)
+        log_outcome({**doc, **done}, "completed", done.get("duration_ms"))
 
 
 def log_outcome(
@@ -363,16 +381,7 @@ def _set_duration(store: Store, doc: Mapping[str, Any], finished: datetime) -> f
 
 # Reading ------------------------------------------------------------------------------------
 
-RUN_SUMMARY_FIELDS = (
-    "feed",
-    "status",
-    "fetched",
-    "new",
-    "updated",
-    "unchanged",
-    "duplicates",
-    "failed",
-)
+RUN_SUMMARY_FIELDS = ("feed", "status", *RUN_COUNTS)
 
 
 def get_run(store: Store, run_id: str) -> dict[str, Any] | None:

@@ -43,7 +43,7 @@ FETCH_RESULTS = frozenset(
 
 ITEMS = Counter(
     "job_importer_items",
-    "Feed items by outcome: new, updated, unchanged, duplicate, failed.",
+    "Feed items by outcome: new, updated, unchanged, duplicate, failed; and expired, reactivated.",
     ["feed", "outcome"],
 )
 FEED_FETCH_SECONDS = Histogram(
@@ -65,6 +65,12 @@ LAST_SUCCESS = Gauge(
     "When a run of the feed last completed (Unix time).",
     ["feed"],
     multiprocess_mode="max",
+)
+ACTIVE_LISTINGS = Gauge(
+    "job_importer_active_listings",
+    "The feed's active listings, as counted when its last run completed.",
+    ["feed"],
+    multiprocess_mode="mostrecent",
 )
 CHUNK_WRITE_SECONDS = Histogram(
     "job_importer_chunk_write_duration_seconds",
@@ -116,3 +122,10 @@ def run_finished(feed_url: str | None, status: str, duration_s: float | None) ->
         RUN_SECONDS.labels(status).observe(duration_s)
     if status == "completed":
         LAST_SUCCESS.labels(feed_label(feed_url)).set(time.time())
+
+
+def listings_changed(feed_url: str | None, expired: int, reactivated: int, active: int | None) -> None:
+    """A run's end: what it expired and brought back, and the feed's active listings after it."""
+    count_items(feed_url or OTHER_FEED, {"expired": expired, "reactivated": reactivated})
+    if active is not None and feed_label(feed_url) != OTHER_FEED:  # ad-hoc feeds share one label
+        ACTIVE_LISTINGS.labels(feed_label(feed_url)).set(active)

@@ -49,6 +49,12 @@ class FeedConfig(BaseModel):
     # and job field -> element path / JSON pointer within an item; over the format's defaults.
     items: str | None = None
     fields: dict[MappedField, str] = Field(default_factory=dict)
+    # Listing lifecycle (docs/api.md#listing-lifecycle). ``expire_missing``: listings absent from a
+    # complete fetch expire; None decides by the format read (on for catalogs: job-board XML and
+    # the ATS APIs; off for windows of the latest items: RSS/Atom, JSON Feed, mapped JSON).
+    expire_missing: bool | None = None
+    expire_after_days: int | None = Field(None, ge=1)  # listings not seen for this long expire
+    expire_max_fraction: float = Field(0.5, gt=0, le=1)  # the mass-expiry guard: more is skipped
 
     def model_post_init(self, _context: object) -> None:
         if not self.source:

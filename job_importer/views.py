@@ -14,6 +14,7 @@ from typing import Any
 
 import redis
 
+from job_importer import history
 from job_importer.control import worker_states
 from job_importer.queues import queue_stats
 from job_importer.resend import resendable
@@ -23,13 +24,14 @@ from job_importer.settings import Settings
 RUN_FIELDS = (
     "run_id", "batch_id", "feed_url", "source", "trigger", "status", "created_at", "started_at",
     "finished_at", "duration_ms", "http_status", "not_modified", "partial", "error", "warning", "fetched", "new",
-    "updated", "unchanged", "duplicates", "failed", "chunks_total", "chunks_accounted",
+    "updated", "unchanged", "duplicates", "failed", "expired", "reactivated", "active_listings", "chunks_total",
+    "chunks_accounted",
 )  # fmt: skip
 
 #: How much of a failed item's payload a listing shows.
 PAYLOAD_EXCERPT_CHARS = 500
 
-_COUNTS = ("fetched", "new", "updated", "unchanged", "duplicates", "failed", "chunks_accounted")
+_COUNTS = (*history.RUN_COUNTS, "chunks_accounted")
 #: What a run that predates a field shows for it.
 _RUN_DEFAULTS: dict[str, Any] = {"not_modified": False, "partial": False, **dict.fromkeys(_COUNTS, 0)}
 

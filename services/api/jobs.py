@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 from pymongo import DESCENDING
 
+from job_importer import lifecycle
 from services.api.deps import Ctx, Paging, read_access
 from services.api.models import Job, JobSummary, Page, errors
 
@@ -27,8 +28,9 @@ def job_filter(
     location: str | None = None,
     job_type: str | None = None,
     q: str | None = None,
+    status: str = "active",
 ) -> dict[str, Any]:
-    query: dict[str, Any] = {}
+    query: dict[str, Any] = lifecycle.status_filter(status)
     if source:
         query["source"] = source
     for name, value in (("company", company), ("location", location), ("job_type", job_type)):
@@ -58,9 +60,15 @@ def list_jobs(
     q: Annotated[
         str | None, Query(min_length=1, max_length=200, description="Title or company contains")
     ] = None,
+    status: Annotated[
+        Literal["active", "expired", "all"],
+        Query(description="Listings still in their feed (the default), expired ones, or all"),
+    ] = "active",
 ) -> Page[JobSummary]:
-    """Imported jobs, most recently written first."""
-    query = job_filter(source=source, company=company, location=location, job_type=job_type, q=q)
+    """Imported jobs, most recently written first: the active ones unless ``status`` says otherwise."""
+    query = job_filter(
+        source=source, company=company, location=location, job_type=job_type, q=q, status=status
+    )
     docs = (
         ctx.store.jobs.find(query, _SUMMARY_FIELDS)
         .sort([("updated_at", DESCENDING), ("_id", DESCENDING)])

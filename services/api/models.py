@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from job_importer.contract import JobHeadline, StoredJob
+from job_importer.contract import JobHeadline, ListingStatus, StoredJob
 from job_importer.netguard import check_syntax
 from job_importer.views import public_run
 
@@ -88,6 +88,11 @@ class Run(BaseModel):
     unchanged: int = 0
     duplicates: int = 0
     failed: int = 0
+    expired: int = Field(0, description="Listings of the feed this run expired (beside the counts above).")
+    reactivated: int = Field(0, description="Expired listings this run saw again (also counted above).")
+    active_listings: int | None = Field(
+        None, description="The feed's active listings when the run completed."
+    )
     chunks_total: int | None = None
     chunks_accounted: int = 0
 
@@ -108,6 +113,9 @@ class JobSummary(JobHeadline):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     updated_at: datetime | None = None
+    status: ListingStatus = "active"
+    expired_at: datetime | None = None
+    expired_reason: str | None = None
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> JobSummary:

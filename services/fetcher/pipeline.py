@@ -7,11 +7,12 @@ from collections.abc import Iterable
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import httpx
 from dramatiq.brokers.redis import RedisBroker
 
-from job_importer import failed_items, history, metrics
+from job_importer import failed_items, history, lifecycle, metrics
 from job_importer.contract import chunk_message
 from job_importer.db import Store
 from job_importer.failed_items import ItemFailure
@@ -70,6 +71,7 @@ class FetchOutcome:
     warning: str | None = None
     validators: Validators | None = None  # saved once the fetch is recorded; None for a 304
     partial: bool = False  # the download broke off: the items before the break were sent
+    lifecycle: dict[str, Any] | None = None  # what the end of the run may expire (job_importer.lifecycle)
 
     @property
     def not_modified(self) -> bool:
@@ -112,7 +114,11 @@ def fetch(
     except FetchError as exc:
         return _fetch_failed(ctx.settings, exc, last_attempt=last_attempt)
     if downloaded.not_modified or downloaded.spool is None:
-        return FetchOutcome(result="not_modified", http_status=304)
+        return FetchOutcome(
+            result="not_modified",
+            http_status=304,
+            lifecycle={**lifecycle.policy(feed, None), "fetched_at": fetched_at},
+        )
     with closing(downloaded.spool):
         try:
             read = _read(ctx, feed, downloaded)
@@ -144,6 +150,14 @@ def fetch(
         warning=warning,
         validators=None if read.partial else downloaded.validators,  # the next run fetches it whole
         partial=read.partial,
+        # Items left to another run's chunk still in the queue are not marked seen by this run; a
+        # document read with a warning (recovered, or an API that stopped early) may lack some.
+        lifecycle={
+            **lifecycle.policy(feed, read.reader),
+            "fetched_at": fetched_at,
+            "waiting": sent.duplicates,
+            "read_warning": read.warning is not None,
+        },
     )
 
 
@@ -283,6 +297,7 @@ def record(
         not_modified=outcome.not_modified,
         warning=outcome.warning,
         partial=outcome.partial,
+        lifecycle=outcome.lifecycle,
     )
     if not finished:  # a stale attempt: a later one owns the run
         failed_items.drop_attempt(ctx.store, run_id, attempt)

@@ -27,6 +27,11 @@ that saw a changed feed) are written once more without that condition. A chunk i
 redelivered chunk one write and one read (and a rewrite for content an earlier attempt wrote
 differently). Nothing fails on purpose on a first delivery, so no error is built for unchanged
 items.
+
+The listing's lifecycle (:mod:`job_importer.lifecycle`) rides on the same writes: a rewrite also
+marks the listing seen by this run and brings it back if it had expired. An unchanged listing is
+left alone by the upsert (so that it counts as unchanged), and is marked seen (or reactivated) by
+one more bulk write for the chunk, only when the chunk has such items.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ from typing import Any
 from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError
 
-from job_importer import metrics
+from job_importer import lifecycle, metrics
 from job_importer.contract import JobItem
 from job_importer.db import Store
 from job_importer.failed_items import ItemFailure
@@ -61,8 +66,16 @@ def write_items(
 ) -> ChunkOutcome:
     """Upsert a chunk's valid items and classify each one exactly once."""
     outcome = ChunkOutcome()
-    if items:
-        _write(store, run_id, feed_url, fetched_at, items, outcome, retry_raced=True)
+    if not items:
+        return outcome
+    written_at = now()
+    _write(store, run_id, feed_url, fetched_at, written_at, items, outcome, retry_raced=True)
+    if outcome.counts["new"] + outcome.counts["updated"] < len(items):
+        # Some were left as they are (unchanged, or rejected): they are still in the feed.
+        ids = [item.id for item in items]
+        store.jobs.bulk_write(
+            lifecycle.seen_updates(ids, run_id, feed_url, fetched_at, written_at), ordered=False
+        )
     return outcome
 
 
@@ -71,12 +84,12 @@ def _write(
     run_id: str,
     feed_url: str,
     fetched_at: datetime,
+    written_at: datetime,
     items: list[JobItem],
     outcome: ChunkOutcome,
     *,
     retry_raced: bool,
 ) -> None:
-    written_at = now()
     result = _bulk_write(store, [_upsert(item, run_id, feed_url, fetched_at, written_at) for item in items])
     written_before: list[JobItem] = []  # by this run, in an earlier write
     for index, item in enumerate(items):
@@ -103,7 +116,7 @@ def _write(
         ]
         _bulk_write(store, rewrites)
     if raced:  # another run inserted them at the same moment: now they are there to compare with
-        _write(store, run_id, feed_url, fetched_at, raced, outcome, retry_raced=False)
+        _write(store, run_id, feed_url, fetched_at, written_at, raced, outcome, retry_raced=False)
 
 
 def _upsert(
@@ -125,7 +138,13 @@ def _upsert(
         "$and": [{"$ne": ["$content_hash", item.content_hash]}, {"$lt": ["$fetched_at", fetched_at]}]
     }  # a missing fetched_at (a new document) is lower than any date
     created = {"created_at": written_at, "created_run": run_id}
-    rewritten = {"$mergeObjects": [{"$literal": created}, "$$ROOT", {"$literal": fields}]}
+    rewritten = lifecycle.merged_with_lifecycle(
+        [{"$literal": created}, "$$ROOT", {"$literal": fields}],
+        run_id=run_id,
+        fetched_at=fetched_at,
+        now=written_at,
+        expires_at=item.expires_at,
+    )
     selector: dict[str, Any] = {"_id": item.id}
     if only_if_not_written:
         selector.update(created_run={"$ne": run_id}, updated_run={"$ne": run_id})

@@ -76,4 +76,14 @@ def test_the_import_summary_shows_every_feed_whole(settings, store, broker, work
         piped = cli(settings, "import", "--feed", url, "--wait")
     assert piped.returncode == 0, piped.stderr
     [row] = [line for line in piped.stdout.splitlines() if url in line]
-    assert row.split()[1:] == ["completed", "3", "0", "0", "3", "0", "0"]  # the second import: unchanged
+    assert row.split()[1:] == [
+        "completed",
+        "3",
+        "0",
+        "0",
+        "3",
+        "0",
+        "0",
+        "0",
+        "0",
+    ]  # the second import: unchanged

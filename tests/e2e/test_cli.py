@@ -46,10 +46,12 @@ def test_demo_imports_the_bundled_feeds_then_finds_them_unchanged(settings, stor
     first = cli(settings, "demo", "--json")
     assert first.returncode == 0, first.stderr
     totals = json.loads(first.stdout)["totals"]
-    assert totals == {"fetched": 500, "new": 496, "updated": 0, "unchanged": 0, "duplicates": 0, "failed": 4}
+    assert totals == {"fetched": 500, "new": 496, "updated": 0, "unchanged": 0, "duplicates": 0, "failed": 4,
+                      "expired": 0, "reactivated": 0}  # fmt: skip
     assert "starting a fetcher and an importer" in first.stderr
     second = json.loads(cli(settings, "demo", "--json").stdout)["totals"]
-    assert second == {"fetched": 500, "new": 0, "updated": 0, "unchanged": 496, "duplicates": 0, "failed": 4}
+    assert second == {"fetched": 500, "new": 0, "updated": 0, "unchanged": 496, "duplicates": 0, "failed": 4,
+                      "expired": 0, "reactivated": 0}  # fmt: skip
     failed = json.loads(cli(settings, "failed", "--json").stdout)
     reasons = {row["reason"] for row in failed}
     assert "entry has no guid, link or id to identify it" in reasons

@@ -1,4 +1,5 @@
-"""A chunk is one store command; a redelivered chunk one write and one read (no per-item calls)."""
+"""A chunk is one store command, and one more when it has unchanged items to mark as seen (the
+listing lifecycle); a redelivered chunk adds one read. Never a call per item."""
 
 from __future__ import annotations
 
@@ -52,7 +53,7 @@ def test_each_chunk_is_one_bulk_write_whatever_its_items(watched: tuple[Store, C
     later = [item(0, "Lead"), *[item(n) for n in range(1, 50)], item(50)]
     outcome = write_items(store, "run-2", "http://f", fetched + timedelta(seconds=1), later)
     assert outcome.counts == {"updated": 1, "unchanged": 49, "new": 1}
-    assert commands.take() == ["update"]
+    assert commands.take() == ["update", "update"]  # the 49 unchanged ones are marked seen
 
 
 def test_a_redelivered_chunk_is_one_write_and_one_read(watched: tuple[Store, Commands]) -> None:
@@ -64,7 +65,7 @@ def test_a_redelivered_chunk_is_one_write_and_one_read(watched: tuple[Store, Com
     commands.take()
     replay = write_items(store, "run-2", "http://f", fetched + timedelta(seconds=1), chunk)
     assert first.counts == replay.counts == {"updated": 1, "unchanged": 1, "new": 1}
-    assert commands.take() == ["update", "find"]
+    assert commands.take() == ["update", "find", "update"]
 
 
 class Updates(Commands):
@@ -93,4 +94,5 @@ def test_each_item_is_one_write_operation_on_first_import_and_re_import(
         write_items(watched, "run-2", "http://f", fetched + timedelta(seconds=1), again)
     finally:
         client.close()
-    assert updates.operations == [40, 40]
+    # One operation per item; the chunk with unchanged items adds two (mark seen, reactivate).
+    assert updates.operations == [40, 40, 2]
