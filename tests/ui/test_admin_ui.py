@@ -6,7 +6,7 @@ import re
 
 from playwright.sync_api import Browser, Page, expect
 
-from devstack.samplefeeds import jobicy_feed, sample_jobs
+from devstack.samplefeeds import jobicy_feed, jobxml_feed, sample_jobs
 from job_importer.settings import FeedConfig
 from job_importer.trigger import start_import
 from tests.api_server import Stack
@@ -172,5 +172,42 @@ def test_a_runs_parse_warning_shows_in_the_run_list(stack: Stack, browser: Brows
     page, console = open_page(browser, LAPTOP)
     page.goto(f"{stack.api.base_url}/ui/#token={stack.token}")
     expect(cell(run_row(page, url), "warning")).to_contain_text("Warning: malformed feed")
+    assert console.errors == []
+    page.close()
+
+
+def test_expired_listings_are_left_out_of_the_job_list_until_asked_for(
+    stack: Stack, browser: Browser
+) -> None:
+    jobs = sample_jobs(3, start=40_000, seed=24)
+    feed = FeedConfig(url=stack.feeds.url("/catalog-ui.xml"), source="catalog-ui")
+    stack.feeds.routes["/catalog-ui.xml"] = jobxml_feed(jobs)
+    wait_for_runs(stack.store, start_import(stack.settings, stack.store, stack.broker, [feed], "cli").run_ids)
+    stack.feeds.routes["/catalog-ui.xml"] = jobxml_feed(jobs[:2])  # the third job closed
+    started = start_import(stack.settings, stack.store, stack.broker, [feed], "cli")
+    [run] = wait_for_runs(stack.store, started.run_ids)
+    assert (run["expired"], run["active_listings"]) == (1, 2)
+
+    page, console = open_page(browser, LAPTOP)
+    page.goto(f"{stack.api.base_url}/ui/#token={stack.token}")
+    row = page.locator(f'[data-run-id="{run["_id"]}"]')
+    expect(cell(row, "expired")).to_have_text("1")
+    expect(cell(row, "reactivated")).to_have_text("0")
+    page.click("text=Jobs")
+    page.fill("#job-search input[name=source]", "catalog-ui")
+    page.click("#job-search button[type=submit]")
+    expect(page.locator("#jobs tbody tr")).to_have_count(2)
+    expect(page.locator('#jobs tbody tr[data-status="expired"]')).to_have_count(0)
+    page.select_option("#job-search select[name=status]", "expired")
+    page.click("#job-search button[type=submit]")
+    expired = page.locator('#jobs tbody tr[data-status="expired"]')
+    expect(expired).to_have_count(1)
+    expect(page.locator("#jobs tbody tr")).to_have_count(1)
+    expect(expired).to_contain_text(jobs[2].title)
+    expect(expired.locator(".badge.expired")).to_have_attribute("title", "missing from feed")
+    page.select_option("#job-search select[name=status]", "all")
+    page.click("#job-search button[type=submit]")
+    expect(page.locator("#jobs tbody tr")).to_have_count(3)
+    screenshot(page, "jobs-expired-laptop")
     assert console.errors == []
     page.close()

@@ -259,6 +259,8 @@ function pager(page, total, go) {
 // Imports ------------------------------------------------------------------------------------
 
 const COUNTS = ["fetched", "new", "updated", "unchanged", "duplicates", "failed"];
+// Beside the counts: what the run's end expired in its feed and brought back (hidden on a phone).
+const LIFECYCLE = ["expired", "reactivated"];
 
 function runCells(run) {
   const duration = run.duration_ms ?? (run.started_at ? Date.now() - new Date(run.started_at).getTime() : null);
@@ -267,6 +269,7 @@ function runCells(run) {
     h("td", {}, h("a", { href: `#/imports/${encodeURIComponent(run.run_id)}` }, run.run_id)),
     h("td", { "data-field": "status" }, badge(run.status), run.not_modified ? h("div", { class: "muted" }, "not modified") : null),
     COUNTS.map((name) => h("td", { class: "num", "data-field": name }, run[name])),
+    LIFECYCLE.map((name) => h("td", { class: "num hide-narrow", "data-field": name }, run[name] ?? 0)),
     h("td", { class: "num" }, seconds(duration)),
     h("td", { class: "wrap" }, run.feed_url, run.error ? h("div", { class: "muted" }, run.error) : null,
       run.warning ? h("div", { class: "muted", "data-field": "warning" }, `Warning: ${run.warning}`) : null),
@@ -275,7 +278,8 @@ function runCells(run) {
   ];
 }
 
-const RUN_HEADERS = [["Run"], ["Status"], ...COUNTS.map((name) => [name, "num"]), ["Duration", "num"], ["Feed"],
+const RUN_HEADERS = [["Run"], ["Status"], ...COUNTS.map((name) => [name, "num"]),
+  ...LIFECYCLE.map((name) => [name, "num hide-narrow"]), ["Duration", "num"], ["Feed"],
   ["Created"], ["Finished", "hide-narrow"]];
 
 function runRow(run) {
@@ -383,7 +387,8 @@ async function showRun(runId) {
     ["Status", badge(run.status)], ["Feed", run.feed_url], ["Source", run.source], ["Trigger", run.trigger],
     ["Created", when(run.created_at)], ["Started", when(run.started_at)], ["Finished", when(run.finished_at)],
     ["Duration", seconds(run.duration_ms)], ["HTTP status", run.http_status ?? ""],
-    ...COUNTS.map((name) => [name, h("span", { "data-field": name }, run[name])]),
+    ...[...COUNTS, ...LIFECYCLE].map((name) => [name, h("span", { "data-field": name }, run[name] ?? 0)]),
+    ["active listings", h("span", { "data-field": "active_listings" }, run.active_listings ?? "—")],
   ];
   render(
     h("p", {}, h("a", { href: "#/imports" }, "‹ Imports")),
@@ -696,8 +701,11 @@ async function showJobs() {
   const params = new URLSearchParams(location.hash.split("?")[1] || "");
   const filters = {};
   for (const name of ["q", "source", "company", "location", "job_type"]) filters[name] = params.get(name) || "";
+  filters.status = params.get("status") || "active";
   const page = Number(params.get("page") || 1);
   const inputs = {
+    status: h("select", { name: "status" }, ["active", "expired", "all"].map((s) =>
+      h("option", { value: s, selected: s === filters.status }, s === "all" ? "active and expired" : s))),
     q: h("input", { type: "search", name: "q", value: filters.q, placeholder: "Title or company" }),
     source: h("input", { name: "source", value: filters.source }),
     company: h("input", { name: "company", value: filters.company }),
@@ -712,7 +720,8 @@ async function showJobs() {
   } },
   h("label", { class: "grow2" }, "Search", inputs.q), h("label", {}, "Source", inputs.source),
   h("label", {}, "Company", inputs.company), h("label", {}, "Location", inputs.location),
-  h("label", {}, "Type", inputs.job_type), h("button", { type: "submit", class: "primary" }, "Search"));
+  h("label", {}, "Type", inputs.job_type), h("label", {}, "Status", inputs.status),
+  h("button", { type: "submit", class: "primary" }, "Search"));
   let jobs;
   try {
     jobs = await api("GET", `/jobs${query({ ...filters, page, page_size: PAGE_SIZE })}`);
@@ -720,8 +729,9 @@ async function showJobs() {
     render(h("h1", {}, "Jobs"), form, h("p", {}, error.message));
     return;
   }
-  const rows = jobs.items.map((job) => h("tr", {},
-    h("td", { class: "wrap" }, h("a", { href: `#/jobs/${encodeURIComponent(job.id)}` }, job.title || "(untitled)")),
+  const rows = jobs.items.map((job) => h("tr", { class: job.status === "expired" ? "expired" : "", "data-status": job.status },
+    h("td", { class: "wrap" }, h("a", { href: `#/jobs/${encodeURIComponent(job.id)}` }, job.title || "(untitled)"),
+      job.status === "expired" ? [" ", h("span", { class: "badge expired", title: job.expired_reason || "" }, "expired")] : null),
     h("td", {}, job.company || ""), h("td", {}, job.location || ""), h("td", { class: "hide-narrow" }, job.job_type || ""),
     h("td", { class: "hide-narrow" }, job.source), h("td", { class: "hide-narrow" }, when(job.published_at))));
   render(
@@ -740,8 +750,11 @@ async function showJob(jobId) {
     render(h("h1", {}, "Job"), h("p", {}, error.message), h("a", { href: "#/jobs" }, "Back to jobs"));
     return;
   }
-  const fields = [["Company", job.company], ["Location", job.location], ["Type", job.job_type], ["Category", job.category],
-    ["Source", job.source], ["Published", when(job.published_at)], ["Updated", when(job.updated_at)]];
+  const status = job.status === "expired"
+    ? h("span", {}, badge("expired"), ` ${job.expired_reason || ""} · ${when(job.expired_at)}`) : badge("active", "completed");
+  const fields = [["Status", status], ["Company", job.company], ["Location", job.location], ["Type", job.job_type],
+    ["Category", job.category], ["Source", job.source], ["Published", when(job.published_at)], ["Updated", when(job.updated_at)],
+    ["Last seen", when(job.last_seen_at)]];
   render(
     h("p", {}, h("a", { href: "#/jobs" }, "‹ Jobs")),
     h("h1", {}, job.title),
