@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -119,6 +119,7 @@ class Lease:
     token: str
     first_request_due: bool = True  # its first request's time was reserved by the acquisition
     released: bool = field(default=False, repr=False)
+    _entered: Token[Lease | None] | None = field(default=None, repr=False)
 
     def release(self) -> None:
         """Give the slot back (again: nothing). An error is logged: the lease expires anyway."""
@@ -131,11 +132,13 @@ class Lease:
             log.warning("could not release the slot on %s (it expires by itself): %s", self.host, error)
 
     def __enter__(self) -> Lease:
-        self._held = _held.set(self)
+        self._entered = _held.set(self)  # what this thread's requests are paced by (pace_request)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        _held.reset(self._held)
+        if self._entered is not None:
+            _held.reset(self._entered)
+            self._entered = None
         self.release()
 
 
