@@ -2,6 +2,10 @@
 
 Each path maps to bytes (served with an ETag when ``validators`` is on) or to a function of the
 request that returns a :class:`Reply`, which may stream its body slowly or without end.
+
+It counts what a host would see: ``hits`` per path, when each request arrived (``arrivals``) and
+the most requests it was answering at once (``max_in_flight``); ``delay_s`` makes every response
+that slow, so requests overlap.
 """
 
 from __future__ import annotations
@@ -45,11 +49,21 @@ class FeedServer:
     """``with FeedServer({"/a.xml": b"..."}) as server: server.url("/a.xml")``."""
 
     def __init__(
-        self, routes: dict[str, Route] | None = None, *, validators: bool = False, port: int = 0
+        self,
+        routes: dict[str, Route] | None = None,
+        *,
+        validators: bool = False,
+        port: int = 0,
+        delay_s: float = 0.0,
     ) -> None:
         self.routes: dict[str, Route] = dict(routes or {})
         self.validators = validators
+        self.delay_s = delay_s
         self.hits: Counter[str] = Counter()
+        self.arrivals: list[tuple[str, float]] = []  # (path, time.monotonic()) per request
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._counting = threading.Lock()
         self._server = _QuietServer(("127.0.0.1", port), self._handler_class())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name="feed-server")
 
@@ -74,6 +88,16 @@ class FeedServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def _began(self, path: str) -> None:
+        with self._counting:
+            self.arrivals.append((path, time.monotonic()))
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    def _ended(self) -> None:
+        with self._counting:
+            self.in_flight -= 1
+
     def reply(self, request: Request) -> Reply:
         self.hits[request.path] += 1
         route = self.routes.get(request.path)
@@ -95,6 +119,15 @@ class FeedServer:
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:
+                server._began(self.path)
+                try:
+                    if server.delay_s:
+                        time.sleep(server.delay_s)
+                    self._answer()
+                finally:
+                    server._ended()
+
+            def _answer(self) -> None:
                 request = Request(path=self.path, headers={k.lower(): v for k, v in self.headers.items()})
                 reply = server.reply(request)
                 self.send_response(reply.status)

@@ -33,6 +33,8 @@ Ours:
 ``{ns}:__ratelimit__:{q}``                  str   chunk writes in the current window (importer)
 ``{ns}:__backlog__``                        zset  queue counts sampled over time, by time (backlog)
 ``{ns}:__backlog__:{slot}``                 str   an API process's claim of one sample slot (backlog)
+``{ns}:__host__:{host}:leases``             zset  fetch slots held on one host: token by expiry (politeness)
+``{ns}:__host__:{host}:next``               str   when the next request to the host may go, ms (politeness)
 ==========================================  ====  ===================================================
 """
 
@@ -116,6 +118,13 @@ class Keys:
 
     def backlog_slot(self, slot: int) -> str:
         return f"{self.namespace}:__backlog__:{slot}"
+
+    def host_leases(self, host: str) -> str:
+        """The fetch slots held on ``host`` (``name:port``, services/fetcher/politeness.py)."""
+        return f"{self.namespace}:__host__:{host}:leases"
+
+    def host_next_request(self, host: str) -> str:
+        return f"{self.namespace}:__host__:{host}:next"
 
 
 def redis_of(broker: Broker) -> redis.Redis:

@@ -53,6 +53,11 @@ FEED_FETCH_SECONDS = Histogram(
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
 )
 FEED_FETCHES = Counter("job_importer_feed_fetches", "Feed fetch attempts by result.", ["feed", "result"])
+FETCH_DELAYS = Counter(
+    "job_importer_fetch_host_delays",
+    "Fetches sent again later because their host was at FETCH_PER_HOST_CONCURRENCY.",
+    ["feed"],
+)
 RUN_SECONDS = Histogram(
     "job_importer_run_duration_seconds",
     "Time from a run's first fetch attempt to its completion or failure.",
@@ -114,6 +119,10 @@ def feed_fetched(feed_url: str, result: str, started: float) -> None:
     feed = feed_label(feed_url)
     FEED_FETCH_SECONDS.labels(feed).observe(time.monotonic() - started)
     FEED_FETCHES.labels(feed, result).inc()
+
+
+def fetch_delayed(feed_url: str) -> None:
+    FETCH_DELAYS.labels(feed_label(feed_url)).inc()
 
 
 def run_finished(feed_url: str | None, status: str, duration_s: float | None) -> None:

@@ -124,6 +124,10 @@ class Settings(BaseSettings):
     fetch_max_redirects: int = Field(5, ge=0)
     fast_parse: bool = True  # lxml for well-formed RSS 2.0/Atom (same items); off: feedparser only
     user_agent: str = "job-importer/0.1 (+https://github.com/job-importer)"
+    # Politeness per host, across all fetchers (services/fetcher/politeness.py): fetches to one
+    # host at once (0 = unlimited) and the least time between two requests to it (0 = none).
+    fetch_per_host_concurrency: int = Field(2, ge=0, le=1000)
+    fetch_per_host_interval_ms: int = Field(250, ge=0, le=60_000)
 
     # An item id stays "waiting in the queue" for at most this long (guards against lost cleanups).
     dedupe_ttl_s: int = Field(6 * 3600, ge=1)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from typing import Any
 
 import dramatiq
+from dramatiq.message import generate_unique_id
 from dramatiq.middleware import CurrentMessage
 
+from job_importer import metrics
 from job_importer.contract import FETCH_ACTOR
 from job_importer.db import open_store
 from job_importer.netguard import guarded_transport, request_guard
@@ -16,8 +19,10 @@ from job_importer.settings import FeedConfig
 from job_importer.worker import PerProcess, start_worker_process
 from services.fetcher.download import make_client
 from services.fetcher.pipeline import FetcherContext, RetryLater, run_fetch
+from services.fetcher.politeness import HostBusy, HostLimiter
 
 settings, broker = start_worker_process()
+log = logging.getLogger(__name__)
 
 
 def _build_context() -> FetcherContext:
@@ -33,6 +38,7 @@ def _build_context() -> FetcherContext:
             url_guard=request_guard(allow_private=settings.api_allow_private_feeds),
             transport=None if settings.api_allow_private_feeds else guarded_transport(),
         ),
+        hosts=HostLimiter.for_settings(broker.client, settings),
     )
 
 
@@ -60,3 +66,11 @@ def fetch_feed(run_id: str, feed: dict[str, Any], guarded: bool = False) -> None
         )
     except RetryLater as exc:
         raise dramatiq.Retry(str(exc), delay=exc.delay_ms) from None
+    except HostBusy as exc:
+        if message is None:  # called outside a worker: nothing to send again
+            raise
+        # Sent again as it is, under a new id (its retries untouched, so this costs none); this
+        # delivery then ends normally and is acknowledged. The run stays queued meanwhile.
+        broker.enqueue(message.copy(message_id=generate_unique_id()), delay=exc.delay_ms)
+        metrics.fetch_delayed(feed.get("url", ""))
+        log.info("fetch of run %s delayed: %s", run_id, exc)

@@ -16,7 +16,7 @@ import httpx
 
 from job_importer.netguard import BlockedURL
 from job_importer.settings import Settings
-from services.fetcher import deadline
+from services.fetcher import deadline, politeness
 from services.fetcher.decoding import ACCEPT_ENCODING, Undecodable, decoded
 from services.fetcher.spool import Spool
 
@@ -74,7 +74,8 @@ def make_client(
 ) -> httpx.Client:
     """An HTTP client for feeds. ``url_guard`` sees every request, redirects included (SSRF checks);
     ``transport`` replaces httpx's own (``netguard.guarded_transport`` for the same checks at connect).
-    Its connections keep to the total deadline of :func:`download`."""
+    Its connections keep to the total deadline of :func:`download`, and its requests to the host
+    of a fetch holding a slot there wait their turn (:func:`politeness.pace_request`)."""
     timeout = httpx.Timeout(
         connect=settings.fetch_connect_timeout_s,
         read=settings.fetch_read_timeout_s,
@@ -90,7 +91,8 @@ def make_client(
             "Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.8, */*;q=0.5",
             "Accept-Encoding": ACCEPT_ENCODING,  # what decoding.decoded undoes
         },
-        event_hooks={"request": [url_guard]} if url_guard else None,
+        # The guard first: a blocked request fails before it takes a turn on its host.
+        event_hooks={"request": [*([url_guard] if url_guard else []), politeness.pace_request]},
         transport=transport,
     )
     return deadline.bound(client)

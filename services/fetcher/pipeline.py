@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from contextlib import closing
+from contextlib import closing, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -27,6 +27,7 @@ from services.fetcher.formats import Document, FetchPage, paginated, read_docume
 from services.fetcher.legacy_ids import LegacyIds
 from services.fetcher.normalize import Normalizer, normalize
 from services.fetcher.parse import is_atom
+from services.fetcher.politeness import HostBusy, HostLimiter, Lease, delay_ms, host_key
 from services.fetcher.spool import ItemSpool
 from services.fetcher.streaming import NotStreamed, Streamed, open_stream
 
@@ -49,6 +50,7 @@ class FetcherContext:
     pending: PendingItems
     http: httpx.Client
     guarded_http: httpx.Client  # for runs started through the API: checks every address (SSRF)
+    hosts: HostLimiter | None = None  # politeness per host; None: no limits (some tests)
 
 
 @dataclass
@@ -81,25 +83,49 @@ class FetchOutcome:
 def run_fetch(
     ctx: FetcherContext, run_id: str, feed: FeedConfig, *, last_attempt: bool, from_dead_letter: bool = False
 ) -> None:
-    """Carry one run from queued to importing (or failed). Safe to repeat for the same run."""
-    attempt_doc = history.start_fetch(ctx.store, run_id, reopen_failed=from_dead_letter)
-    if attempt_doc is None:
-        # A redelivered message for a run that got past fetching already; the earlier delivery may
-        # have died between finishing the fetch and completing the run.
-        history.complete_if_done(ctx.store, run_id)
-        return
-    attempt = int(attempt_doc["fetch_attempts"])
-    started = time.monotonic()
-    outcome = fetch(ctx, run_id, attempt, feed, last_attempt=last_attempt)
+    """Carry one run from queued to importing (or failed). Safe to repeat for the same run.
+
+    Raises :class:`HostBusy` before anything is recorded when the feed's host has no free slot:
+    the run stays queued, and the fetch is sent again later (no attempt is started or spent)."""
+    lease = _host_slot(ctx, feed)
+    with lease or nullcontext():
+        attempt_doc = history.start_fetch(ctx.store, run_id, reopen_failed=from_dead_letter)
+        if attempt_doc is None:
+            # A redelivered message for a run that got past fetching already; the earlier delivery
+            # may have died between finishing the fetch and completing the run.
+            history.complete_if_done(ctx.store, run_id)
+            return
+        attempt = int(attempt_doc["fetch_attempts"])
+        started = time.monotonic()
+        outcome = fetch(ctx, run_id, attempt, feed, last_attempt=last_attempt, lease=lease)
     record(ctx, run_id, attempt, feed, outcome, started)
     if outcome.retry is not None:
         raise outcome.retry
 
 
+def _host_slot(ctx: FetcherContext, feed: FeedConfig) -> Lease | None:
+    """A slot on the feed's host (waiting a little for one), or HostBusy."""
+    if ctx.hosts is None:
+        return None
+    lease = ctx.hosts.acquire(feed.url)
+    if lease is None:
+        raise HostBusy(host_key(feed.url) or "", delay_ms())
+    return lease
+
+
 def fetch(
-    ctx: FetcherContext, run_id: str, attempt: int, feed: FeedConfig, *, last_attempt: bool
+    ctx: FetcherContext,
+    run_id: str,
+    attempt: int,
+    feed: FeedConfig,
+    *,
+    last_attempt: bool,
+    lease: Lease | None = None,
 ) -> FetchOutcome:
-    """Download, parse, normalise and send the feed's items; what happened, as an outcome."""
+    """Download, parse, normalise and send the feed's items; what happened, as an outcome.
+
+    ``lease``, the fetch's slot on the feed's host, is given back once the document (every page
+    of it) has been read: sending the items makes no requests to the host."""
     # The items are as new as the moment we asked for them: a slow download of an older version
     # must carry an older stamp than a later, faster one, so the importer keeps the newer content.
     fetched_at = history.now()
@@ -128,6 +154,9 @@ def fetch(
             )
         except FetchError as exc:  # a further page of a paginated API
             return _fetch_failed(ctx.settings, exc, last_attempt=last_attempt)
+        finally:
+            if lease is not None:
+                lease.release()
     if read is None:  # broke off in a document only read whole: nothing was sent, try again
         broke = FetchError(downloaded.broken_off or "", kind="connect", transient=True)
         return _fetch_failed(ctx.settings, broke, last_attempt=last_attempt)
