@@ -103,6 +103,10 @@ def make_settings(redis_url: str, mongodb_url: str, **overrides: Any) -> Setting
         fetch_total_timeout_s=5,
         worker_rate_limit_max=0,
         metrics_enabled=False,
+        # Every test's feeds share one loopback host: politeness per host is tested on its own
+        # (tests/fetcher/test_politeness*.py); elsewhere it would only queue the fetches up.
+        fetch_per_host_concurrency=0,
+        fetch_per_host_interval_ms=0,
     )
     return Settings(**{**defaults, **overrides})
 
