@@ -1,4 +1,4 @@
-"""Writes the settings part of the chart's values.schema.json from job_importer/settings.py.
+"""Writes the settings and feed parts of the chart's values.schema.json from job_importer/settings.py.
 
 The chart renders `config` (and each component's `config`) into environment variables. The schema
 lets through exactly the settings the application reads, with pydantic's own types and bounds, so
@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from job_importer.settings import Settings
+from job_importer.settings import FeedConfig, Settings
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "charts" / "job-importer" / "values.schema.json"
 
@@ -59,10 +59,25 @@ def settings_properties() -> dict[str, dict[str, Any]]:
     return dict(sorted(properties.items()))
 
 
+def feed_definition() -> dict[str, Any]:
+    """One entry of ``feeds:``, from FeedConfig: what feeds.toml (FEEDS_FILE) takes."""
+    schema = FeedConfig.model_json_schema()
+    properties = {name: _property(prop) for name, prop in schema["properties"].items()}
+    properties["url"] = {"type": "string", "pattern": "^https?://"}
+    return {
+        "description": "One feed (docs/formats.md, docs/api.md#listing-lifecycle), rendered into feeds.toml.",
+        "type": "object",
+        "additionalProperties": False,
+        "properties": properties,
+        "required": ["url"],
+    }
+
+
 def definitions() -> dict[str, Any]:
     properties = settings_properties()
     component = {name: prop for name, prop in properties.items() if name not in CHART_READ}
     return {
+        "feed": feed_definition(),
         "settings": {
             "description": "Application settings (job_importer/settings.py, upper-cased) as environment variables.",
             "type": "object",
@@ -81,6 +96,7 @@ def definitions() -> dict[str, Any]:
 def main() -> None:
     schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
     schema["definitions"].update(definitions())
+    schema["properties"]["feeds"]["items"] = {"$ref": "#/definitions/feed"}
     SCHEMA_PATH.write_text(json.dumps(schema, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {SCHEMA_PATH}")
 

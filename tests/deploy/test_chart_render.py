@@ -337,11 +337,20 @@ def test_rendered_settings_are_read_by_the_application(case: str, tmp_path: Path
         values = {name.lower(): value for name, value in env.items() if name.upper() in fields}
         settings = Settings.model_validate(values)
         if case == "full":
-            assert [feed.url for feed in settings.feed_configs()] == [
+            configs = settings.feed_configs()
+            assert [feed.url for feed in configs] == [
                 "https://jobicy.com/?feed=job_feed",
                 'https://example.org/jobs.atom?a=1&b="2"',
+                "https://boards.example/export.json",
+                "https://news.example/jobs.rss",
             ]
-            assert settings.feed_configs()[0].source == "jobicy"
+            assert configs[0].source == "jobicy"
+            mapped = configs[2]
+            assert (mapped.format, mapped.items, mapped.fields) == (
+                "json", "/data/jobs", {"guid": "/ref", "title": "/role/name"}
+            )  # fmt: skip
+            assert (mapped.expire_missing, mapped.expire_max_fraction) == (True, 0.25)
+            assert (configs[3].expire_missing, configs[3].expire_after_days) == (None, 14)
             assert settings.fetch_max_bytes == 52_428_800 and settings.fetch_read_timeout_s == 12.5
             if component(doc) == "importer":
                 assert (settings.worker_concurrency, settings.worker_processes) == (16, 2)
