@@ -1,6 +1,7 @@
 """``python -m bench.memory``: the fetcher's memory for one large feed, by feed size and format.
 
-For each format (Jobicy-shaped RSS, job-board XML) and size (10,000, 30,000 and 100,000 items
+For each format (Jobicy-shaped RSS, job-board XML, Greenhouse's job board JSON; JSON Feed 1.1
+on request) and size (10,000, 30,000 and 100,000 items
 by default, ~3.4 KB each as in ``python -m bench``), a fresh fetcher group (one worker process,
 ``--threads`` threads, default 10 as shipped) fetches one feed from a loopback server into a
 private Redis; no importer runs, so what is measured is the fetcher alone. Reported per feed:
@@ -16,6 +17,7 @@ import json
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,20 +26,28 @@ import redis
 
 from bench import feeds as bench_feeds
 from bench.e2e import Stack, Workers, peak_rss, stack
-from devstack.samplefeeds import jobxml_feed
+from devstack.feedserver import Reply
+from devstack.samplefeeds import SampleJob, greenhouse_json, jobxml_feed, json_feed
 from job_importer import history
 from job_importer.broker import build_broker
 from job_importer.db import open_store
 from job_importer.settings import FeedConfig, Settings
 from job_importer.trigger import start_import
 
-FORMATS = ("rss", "jobxml")
+FORMATS = ("rss", "jobxml", "greenhouse")  # the default; "jsonfeed" on request
+MAKERS: dict[str, Callable[[list[SampleJob]], bytes]] = {
+    "rss": lambda jobs: bench_feeds.feed(jobs),
+    "jobxml": lambda jobs: jobxml_feed(jobs),
+    "greenhouse": lambda jobs: greenhouse_json(jobs),
+    "jsonfeed": lambda jobs: json_feed(jobs),
+}
+CONTENT_TYPES = {"greenhouse": "application/json", "jsonfeed": "application/feed+json"}
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
 def body(fmt: str, items: int, description_bytes: int) -> bytes:
     jobs = bench_feeds.jobs(items, description_bytes, start=1_000_000, seed=items)
-    return bench_feeds.feed(jobs) if fmt == "rss" else jobxml_feed(jobs)
+    return MAKERS[fmt](jobs)
 
 
 def measure_one(stack_: Stack, fmt: str, items: int, args: argparse.Namespace) -> dict[str, Any]:
@@ -55,8 +65,13 @@ def measure_one(stack_: Stack, fmt: str, items: int, args: argparse.Namespace) -
         fetch_total_timeout_s=1800,
         metrics_enabled=False,
     )
-    stack_.server.routes[f"/{tag}.xml"] = data
-    feed = FeedConfig(url=stack_.server.url(f"/{tag}.xml"), source=f"mem-{fmt}")
+    reply = Reply(body=data, content_type=CONTENT_TYPES.get(fmt, Reply.content_type))
+    stack_.server.routes[f"/{tag}.xml"] = lambda request: reply
+    feed = FeedConfig(
+        url=stack_.server.url(f"/{tag}.xml"),
+        source=f"mem-{fmt}",
+        format="greenhouse" if fmt == "greenhouse" else "auto",  # a loopback host: not recognised by it
+    )
     store, broker = open_store(settings), build_broker(settings)
     workers = Workers(settings, stack_.probe_dir)
     workers.start("fetcher", 1)
@@ -119,7 +134,9 @@ def table(rows: list[dict[str, Any]]) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.memory", description=__doc__)
     parser.add_argument("--items", default="10000,30000,100000", help="feed sizes, comma-separated")
-    parser.add_argument("--formats", default=",".join(FORMATS), help="rss, jobxml (default both)")
+    parser.add_argument(
+        "--formats", default=",".join(FORMATS), help=f"of {', '.join(MAKERS)} (default {','.join(FORMATS)})"
+    )
     parser.add_argument("--threads", type=int, default=10, help="fetcher threads (default 10, as shipped)")
     parser.add_argument("--description-bytes", type=int, default=1400, help="HTML per description")
     parser.add_argument("--mongodb-url", default=None, help="a real MongoDB (default: the stand-in)")

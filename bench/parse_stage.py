@@ -11,11 +11,14 @@ from lxml import etree
 
 from bench.feeds import feed as feed_bytes
 from bench.stats import summary
-from devstack.samplefeeds import jobxml_feed, json_feed, lever_json
+from devstack.samplefeeds import greenhouse_json, jobxml_feed, json_feed, lever_json
 from job_importer.settings import FeedConfig
+from services.fetcher import jsonstream
 from services.fetcher.fastparse import _parser, parse_fast
-from services.fetcher.formats import Document, read_document
+from services.fetcher.formats import JSON_FORMATS, Document, read_document
 from services.fetcher.parse import parse_with_feedparser
+from services.fetcher.spool import Spool
+from services.fetcher.streaming import open_stream
 
 
 def candidates(body: bytes) -> dict[str, Callable[[], object]]:
@@ -59,18 +62,32 @@ def format_documents(jobs: list[Any]) -> dict[str, tuple[FeedConfig, Document]]:
             Document(json_feed(jobs), "application/feed+json", url),
         ),
         "lever": (FeedConfig(url=url, format="lever"), Document(lever_json(jobs), "application/json", url)),
+        "greenhouse": (
+            FeedConfig(url=url, format="greenhouse"),
+            Document(greenhouse_json(jobs), "application/json", url),
+        ),
     }
 
 
 def measure_formats(jobs: list[Any], runs: int) -> dict[str, Any]:
-    """Items per CPU-second (one core) of each format's adapter, reading the same listings."""
-    results: dict[str, Any] = {"items": len(jobs), "formats": {}}
+    """Items per CPU-second (one core) of each format's adapter, reading the same listings: read
+    whole (``read_document``) and, for the JSON formats, streamed from the spool as the fetcher
+    reads them (``open_stream``, ijson's backend named)."""
+    results: dict[str, Any] = {"items": len(jobs), "json_backend": jsonstream.BACKEND, "formats": {}}
+    readers: dict[str, tuple[int, Callable[[], int]]] = {}
     for name, (config, document) in format_documents(jobs).items():
 
-        def read(config: FeedConfig = config, document: Document = document) -> int:
+        def read_whole(config: FeedConfig = config, document: Document = document) -> int:
             parsed = read_document(document, config, fast=True, fetch_page=_no_pages)
             return len(parsed.entries)
 
+        readers[name] = (len(document.body), read_whole)
+        if config.format in JSON_FORMATS:
+            readers[f"{name}, streamed ({jsonstream.BACKEND})"] = (
+                len(document.body),
+                _streamed(config, document),
+            )
+    for name, (size, read) in readers.items():
         if read() != len(jobs):
             raise RuntimeError(f"{name}: the adapter did not read every listing")
         rates = []
@@ -78,8 +95,22 @@ def measure_formats(jobs: list[Any], runs: int) -> dict[str, Any]:
             started = time.process_time()
             read()
             rates.append(len(jobs) / max(time.process_time() - started, 1e-9))
-        results["formats"][name] = {"feed_bytes": len(document.body), "items_per_cpu_s": summary(rates)}
+        results["formats"][name] = {"feed_bytes": size, "items_per_cpu_s": summary(rates)}
     return results
+
+
+def _streamed(config: FeedConfig, document: Document) -> Callable[[], int]:
+    """Reading the document an item at a time from a spool (on disk above 1 MiB, as downloaded)."""
+    spool = Spool()
+    spool.write(document.body)
+
+    def read() -> int:
+        stream = open_stream(spool, document.content_type, document.url, config, fast=True)
+        if stream is None:
+            raise RuntimeError(f"{config.format}: not streamed")
+        return sum(1 for _ in stream)
+
+    return read
 
 
 def _no_pages(url: str) -> Document:

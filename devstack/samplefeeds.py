@@ -269,3 +269,31 @@ def lever_json(jobs: list[SampleJob], *, site: str = "sample") -> bytes:
         for job in jobs
     ]
     return json.dumps(postings).encode()
+
+
+def greenhouse_json(jobs: list[SampleJob], *, board: str = "sample") -> bytes:
+    """Greenhouse's job board answer (``/v1/boards/{board}/jobs?content=true``) for the same
+    listings: the description entity-escaped once more, as Greenhouse sends it."""
+    postings: list[dict[str, object]] = [
+        {
+            "absolute_url": ""
+            if job.link == ""
+            else f"https://boards.greenhouse.io/{board}/jobs/{job.number}",
+            "internal_job_id": 3_000_000 + job.number,
+            "location": {"name": job.location},
+            "metadata": None,
+            "id": job.guid if job.guid is not None else 4_000_000 + job.number,
+            "updated_at": job.published.isoformat(),
+            "requisition_id": f"R-{job.number}",
+            "title": job.title,
+            "company_name": job.company,
+            "first_published": job.published.isoformat(),
+            "content": escape(job.description),
+            "departments": [{"id": 45, "name": job.category, "child_ids": [], "parent_id": None}],
+            "offices": [
+                {"id": 7, "name": job.location, "location": job.location, "child_ids": [], "parent_id": None}
+            ],
+        }
+        for job in jobs
+    ]
+    return json.dumps({"jobs": postings, "meta": {"total": len(postings)}}).encode()

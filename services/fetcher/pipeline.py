@@ -220,17 +220,20 @@ def _read(ctx: FetcherContext, feed: FeedConfig, downloaded: Downloaded) -> _Rea
     assert spool is not None
     settings = ctx.settings
     stream = open_stream(spool, downloaded.content_type, downloaded.final_url, feed, fast=settings.fast_parse)
-    why = "only well-formed RSS 2.0/Atom and job-board XML are read as they download"
+    why = "only well-formed RSS 2.0/Atom, job-board XML and single-document JSON are read as they download"
+    error = None
     if stream is not None:
         try:
             return _read_stream(
                 stream, feed, partial=downloaded.broken_off is not None, base_url=downloaded.final_url
             )
         except NotStreamed as exc:
-            why = str(exc)
+            why, error = str(exc), exc.error
     if downloaded.broken_off:
         return None
     if spool.size > settings.fetch_max_whole_bytes:
+        if error is not None:  # reading it whole would not help
+            raise FeedParseError(error)
         raise FeedParseError(
             f"the document is {spool.size:,} bytes, more than the {settings.fetch_max_whole_bytes:,} "
             f"FETCH_MAX_WHOLE_BYTES allows for one read whole ({why})"
@@ -259,8 +262,8 @@ def _read(ctx: FetcherContext, feed: FeedConfig, downloaded: Downloaded) -> _Rea
 def _read_stream(stream: Streamed, feed: FeedConfig, *, partial: bool, base_url: str) -> _Read:
     """Normalise a stream's entries into an :class:`ItemSpool` (as the JSON they are sent as);
     nothing is sent until the document has been read to its end, so a stream that steps aside
-    has lost nothing. With ``partial`` (the download broke off), malformed XML at the break ends
-    the items instead."""
+    has lost nothing. With ``partial`` (the download broke off), malformed XML or JSON at the
+    break ends the items instead."""
     normalizer = Normalizer(feed)
     spool = ItemSpool()
     legacy: LegacyIds | None = None

@@ -11,12 +11,15 @@ appears, does it declare entities) are counted on the way in, so nothing reads i
 from __future__ import annotations
 
 import pickle
+import re
 import tempfile
 from collections.abc import Iterator
 from typing import IO, Any
 
 #: Bodies up to this size stay in memory; larger ones go to a temporary file.
 IN_MEMORY = 1024 * 1024
+#: A JSON escape of a UTF-16 surrogate (U+D800-U+DFFF).
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 #: The first bytes, kept for format detection and the XML declaration.
 HEAD = 4096
 
@@ -35,6 +38,22 @@ class _Counter:
         self._tail = joined[-(len(self.needle) - 1) :]
 
 
+class _Found:
+    """Whether a pattern of ``length`` bytes occurs across pieces (a match may straddle two)."""
+
+    def __init__(self, pattern: re.Pattern[bytes], length: int) -> None:
+        self.pattern = pattern
+        self.length = length
+        self.found = False
+        self._tail = b""
+
+    def feed(self, piece: bytes) -> None:
+        if not self.found:
+            joined = self._tail + piece
+            self.found = self.pattern.search(joined) is not None
+            self._tail = joined[-(self.length - 1) :]
+
+
 class Spool:
     """A body written a piece at a time, read back from the start as often as needed."""
 
@@ -45,6 +64,7 @@ class Spool:
         self.ascii = True
         self._xmlns = _Counter(b"xmlns")
         self._entity = _Counter(b"<!ENTITY")
+        self._surrogate = _Found(_SURROGATE_ESCAPE, 6)
 
     def write(self, piece: bytes) -> None:
         self.file.write(piece)
@@ -55,6 +75,7 @@ class Spool:
             self.ascii = False
         self._xmlns.feed(piece)
         self._entity.feed(piece)
+        self._surrogate.feed(piece)
 
     @property
     def xmlns(self) -> int:
@@ -64,6 +85,12 @@ class Spool:
     @property
     def declares_entities(self) -> bool:
         return self._entity.count > 0
+
+    @property
+    def escapes_surrogates(self) -> bool:
+        """Whether the body has a JSON escape of a UTF-16 surrogate, ``\\uD800``-``\\uDFFF`` (or
+        text that looks like one): yajl reads a lone one as "?", Python's json as itself."""
+        return self._surrogate.found
 
     def reader(self) -> IO[bytes]:
         """The body from its first byte."""

@@ -17,8 +17,10 @@ def test_memory_benchmark_reports_every_format_and_size(tmp_path: Path, capsys) 
         ("rss", 120),
         ("jobxml", 50),
         ("jobxml", 120),
+        ("greenhouse", 50),
+        ("greenhouse", 120),
     ]
     for row in rows:
         assert 0 < row["idle_rss_mb"] <= row["peak_rss_mb"] and row["after_rss_mb"] > 0
         assert row["feed_bytes"] > 0 and row["seconds"] > 0 and row["chunks"] >= 1
-    assert "| jobxml | 120 |" in capsys.readouterr().out
+    assert "| greenhouse | 120 |" in capsys.readouterr().out

@@ -25,7 +25,8 @@ def test_quick_benchmark_report_is_complete_and_sane(tmp_path: Path, capsys) -> 
 
     assert "## Source formats" in printed
     assert set(report["formats"]["formats"]) == {
-        "rss (fast path, with the response's URL and charset)", "jobxml", "jsonfeed", "lever",
+        "rss (fast path, with the response's URL and charset)", "jobxml", "jsonfeed", "lever", "greenhouse",
+        "jsonfeed, streamed (yajl2_c)", "lever, streamed (yajl2_c)", "greenhouse, streamed (yajl2_c)",
     }  # fmt: skip
     for result in report["formats"]["formats"].values():
         assert result["feed_bytes"] > 0 and result["items_per_cpu_s"]["min"] > 0

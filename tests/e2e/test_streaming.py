@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from devstack.feedserver import FeedServer, Reply
-from devstack.samplefeeds import jobicy_feed, jobxml_feed, sample_jobs
+from devstack.samplefeeds import greenhouse_json, jobicy_feed, jobxml_feed, lever_json, sample_jobs
 from job_importer.settings import FeedConfig
 from services.fetcher.fastparse import parse_fast
 from tests.conftest import Workers, assert_adds_up, run_import
@@ -73,3 +73,38 @@ def test_a_download_that_breaks_off_sends_the_complete_items_and_says_the_run_wa
         False,
     )
     assert store.jobs.count_documents({"source": "cut"}) == 200
+
+
+def test_json_larger_than_the_whole_document_cap_streams_and_a_broken_off_one_is_partial(
+    settings, store, broker, workers: Workers, feed_server: FeedServer
+) -> None:
+    big = greenhouse_json(sample_jobs(3000, seed=7))
+    cut = lever_json(sample_jobs(200, seed=8))
+    at = cut.index(b'"hostedUrl"', len(cut) // 2)  # inside a posting
+    complete = cut[:at].count(b'"hostedUrl"')  # the postings before the one cut
+    feed_server.routes["/board.json"] = big
+    feed_server.routes["/cut.json"] = lambda request: broken_off(cut, at)
+    feeds = [
+        FeedConfig(url=feed_server.url("/board.json"), source="gh", format="greenhouse"),
+        FeedConfig(url=feed_server.url("/cut.json"), source="lever", format="lever"),
+    ]
+    workers.start("fetcher", fetch_max_whole_bytes=len(big) // 4)  # read whole, it would be refused
+    workers.start("importer")
+    workers.wait_ready("fetcher")
+    workers.wait_ready("importer")
+    board, partial = run_import(settings, store, broker, feeds, timeout=240)
+    assert board["status"] == "completed", board
+    assert (board["fetched"], board["new"], board["failed"], board["partial"]) == (3000, 3000, 0, False)
+    assert partial["status"] == "completed", partial
+    assert partial["partial"] is True and partial["warning"].startswith(
+        "partial: the download broke off after"
+    )
+    assert (partial["fetched"], partial["new"], partial["failed"]) == (
+        complete,
+        complete,
+        0,
+    ) and 0 < complete < 200
+    for run in (board, partial):
+        assert_adds_up(run)
+    assert store.jobs.count_documents({"source": "gh"}) == 3000
+    assert store.jobs.count_documents({"source": "lever"}) == complete

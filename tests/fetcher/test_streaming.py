@@ -45,9 +45,10 @@ def test_the_counted_facts_straddle_pieces() -> None:
 
 
 def test_documents_not_for_streaming_are_left_to_the_whole_path() -> None:
-    assert (
-        open_stream(spooled(json_feed(sample_jobs(3))), "application/feed+json", URL, FEED, fast=True) is None
-    )
+    utf16 = json_feed(sample_jobs(3)).decode().encode("utf-16")
+    assert open_stream(spooled(utf16), "application/feed+json", URL, FEED, fast=True) is None
+    pages = FeedConfig(url="https://api.smartrecruiters.com/v1/companies/acme/postings", source="sr")
+    assert open_stream(spooled(b'{"content": []}'), "application/json", URL, pages, fast=True) is None
     rss = jobicy_feed(sample_jobs(3))
     assert open_stream(spooled(rss), "", URL, FEED, fast=False) is None  # feedparser only
     mapped = FeedConfig(url=URL, source="board", format="jobxml", items="source/job")

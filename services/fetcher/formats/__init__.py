@@ -23,6 +23,7 @@ from services.fetcher.formats import (
     greenhouse,
     jobxml,
     jsonfeed,
+    jsonitems,
     jsonmapped,
     lever,
     recruitee,
@@ -33,18 +34,21 @@ from services.fetcher.formats import (
 from services.fetcher.formats.detect import api_format, detect
 from services.fetcher.formats.document import Document, FetchPage
 
-__all__ = ["Document", "FetchPage", "paginated", "read_document"]
+__all__ = ["JSON_FORMATS", "Document", "FetchPage", "paginated", "read_document"]
 
-_SIMPLE = {
-    "jobxml": jobxml.read,
-    "xml": jobxml.read,
-    "jsonfeed": jsonfeed.read,
-    "greenhouse": greenhouse.read,
-    "lever": lever.read,
-    "ashby": ashby.read,
-    "recruitee": recruitee.read,
-    "workable": workable.read,
-    "json": jsonmapped.read,
+#: The JSON formats read as one document (whole, or streamed an item at a time); SmartRecruiters'
+#: pages are read whole, one after another.
+JSON_FORMATS: dict[str, jsonitems.JsonFormat] = {
+    source.name: source
+    for source in (
+        jsonfeed.FORMAT,
+        greenhouse.FORMAT,
+        lever.FORMAT,
+        ashby.FORMAT,
+        recruitee.FORMAT,
+        workable.FORMAT,
+        jsonmapped.FORMAT,
+    )
 }
 
 
@@ -61,7 +65,9 @@ def read_document(document: Document, feed: FeedConfig, *, fast: bool, fetch_pag
         parsed = rss.read(document, fast=fast)
     elif name == "smartrecruiters":
         parsed = smartrecruiters.read(document, feed, fetch_page)
+    elif name in JSON_FORMATS:
+        parsed = JSON_FORMATS[name].read(document, feed)
     else:
-        parsed = _SIMPLE[name](document, feed)
+        parsed = jobxml.read(document, feed)  # "jobxml" or "xml"
     parsed.reader = name
     return parsed

@@ -12,10 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from job_importer.settings import FeedConfig
-from services.fetcher.entries import ParsedFeed
 from services.fetcher.formats import jsonitems
-from services.fetcher.formats.document import Document
 from services.fetcher.formats.entry import obj
 from services.fetcher.formats.mapping import resolve
 
@@ -60,9 +57,9 @@ def values(job: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def read(document: Document, feed: FeedConfig) -> ParsedFeed:
-    data = jsonitems.load(document)
-    jobs = jsonitems.item_list(data, feed.items or "/jobs", document, "an Ashby job board")
-    return jsonitems.parsed(
-        [job for job in jobs if not isinstance(job, dict) or job.get("isListed", True)], feed, values, "ashby"
-    )
+def listed(job: object) -> bool:
+    """Unlisted jobs are left out (not counted); anything not an object fails as an item."""
+    return not isinstance(job, dict) or bool(job.get("isListed", True))
+
+
+FORMAT = jsonitems.JsonFormat("ashby", "an Ashby job board", "/jobs", jsonitems.fixed(values), keep=listed)

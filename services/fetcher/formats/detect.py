@@ -58,6 +58,12 @@ def api_format(url: str) -> str | None:
 
 def detect(document: Document, feed_url: str) -> str:
     """The format name for a feed whose format is "auto"."""
+    return detect_from_head(document, feed_url) or _json_format(document)
+
+
+def detect_from_head(document: Document, feed_url: str) -> str | None:
+    """:func:`detect` from the URLs and the document's first 4 KiB (all of it that the streamed
+    path has before reading it); None for JSON that isn't recognised by then."""
     for url in (feed_url, document.url):
         found = api_format(url) if url else None
         if found:
@@ -65,7 +71,7 @@ def detect(document: Document, feed_url: str) -> str:
     head = document.body[:4096]
     first = head.lstrip().removeprefix(codecs.BOM_UTF8)[:1]
     if first in (b"{", b"[") or (first != b"<" and document.media_type in _JSON_TYPES):
-        return _json_format(document)
+        return "jsonfeed" if _JSON_FEED_VERSION.search(head) else None
     root = root_element(head)
     if root in JOBXML_ROOTS:
         return "jobxml"
@@ -90,8 +96,7 @@ def describe(document: Document) -> str:
 
 
 def _json_format(document: Document) -> str:
-    if _JSON_FEED_VERSION.search(document.body[:4096]):
-        return "jsonfeed"  # without decoding the document twice
+    """JSON whose first 4 KiB don't give a JSON Feed ``version``: decoded whole to find it."""
     try:
         data = json.loads(document.body)
     except ValueError as exc:

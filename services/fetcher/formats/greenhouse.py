@@ -9,10 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from job_importer.settings import FeedConfig
-from services.fetcher.entries import ParsedFeed
 from services.fetcher.formats import jsonitems
-from services.fetcher.formats.document import Document
 from services.fetcher.formats.entry import unescaped
 
 
@@ -33,7 +30,4 @@ def values(job: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def read(document: Document, feed: FeedConfig) -> ParsedFeed:
-    data = jsonitems.load(document)
-    jobs = jsonitems.item_list(data, feed.items or "/jobs", document, "a Greenhouse job board")
-    return jsonitems.parsed(jobs, feed, values, "greenhouse")
+FORMAT = jsonitems.JsonFormat("greenhouse", "a Greenhouse job board", "/jobs", jsonitems.fixed(values))

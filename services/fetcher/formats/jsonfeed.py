@@ -7,21 +7,15 @@ content, ``tags`` the categories.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urljoin
 
-from job_importer.settings import FeedConfig
-from services.fetcher.entries import FeedParseError, ParsedFeed
 from services.fetcher.formats import jsonitems
 from services.fetcher.formats.document import Document
 
 
-def read(document: Document, feed: FeedConfig) -> ParsedFeed:
-    data = jsonitems.load(document)
-    if not isinstance(data, dict):
-        raise FeedParseError(f"not a JSON Feed: the document is a {type(data).__name__}, not an object")
-    items = jsonitems.item_list(data, feed.items or "/items", document, "a JSON Feed")
-
+def values_for(top: Mapping[str, Any], document: Document) -> jsonitems.ToValues:
     def values(item: dict[str, Any]) -> dict[str, Any]:
         authors = item.get("authors") or ([item["author"]] if isinstance(item.get("author"), dict) else [])
         authors = authors if isinstance(authors, list) else []
@@ -38,5 +32,21 @@ def read(document: Document, feed: FeedConfig) -> ParsedFeed:
             "category": item.get("tags"),
         }
 
-    version = str(data.get("version", "")).rstrip("/").rsplit("/", 1)[-1]
-    return jsonitems.parsed(items, feed, values, f"jsonfeed{version.replace('.', '')}")
+    return values
+
+
+def version(top: Mapping[str, Any]) -> str:
+    """The format name: ``jsonfeed11`` for ``"version": "https://jsonfeed.org/version/1.1"``."""
+    number = str(top.get("version", "")).rstrip("/").rsplit("/", 1)[-1]
+    return f"jsonfeed{number.replace('.', '')}"
+
+
+FORMAT = jsonitems.JsonFormat(
+    "jsonfeed",
+    "a JSON Feed",
+    "/items",
+    values_for,
+    naming=frozenset({"version"}),
+    object_only=True,
+    version=version,
+)

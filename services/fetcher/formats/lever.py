@@ -11,10 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from job_importer.settings import FeedConfig
-from services.fetcher.entries import ParsedFeed
 from services.fetcher.formats import jsonitems
-from services.fetcher.formats.document import Document
 from services.fetcher.formats.entry import obj, text
 
 #: Lever's salary intervals.
@@ -57,7 +54,4 @@ def values(posting: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def read(document: Document, feed: FeedConfig) -> ParsedFeed:
-    data = jsonitems.load(document)
-    postings = jsonitems.item_list(data, feed.items or "", document, "a Lever postings list")
-    return jsonitems.parsed(postings, feed, values, "lever")
+FORMAT = jsonitems.JsonFormat("lever", "a Lever postings list", "", jsonitems.fixed(values))

@@ -20,12 +20,17 @@ from typing import Any
 _MISSING = object()
 
 
+def steps(path: str) -> list[str]:
+    """A path's steps, unescaped (``~1`` is ``/``, ``~0`` is ``~``); none for the root."""
+    if path.strip() in ("", "/", "."):
+        return []
+    return [raw.replace("~1", "/").replace("~0", "~") for raw in path.strip().removeprefix("/").split("/")]
+
+
 def resolve(tree: object, path: str, *, lower: bool = False) -> Any:
     """The value at ``path`` in ``tree``; None when any step is missing."""
     node: Any = tree
-    steps = path.strip().removeprefix("/").split("/") if path.strip() not in ("", "/", ".") else []
-    for raw in steps:
-        step = raw.replace("~1", "/").replace("~0", "~")
+    for step in steps(path):
         if lower and not step.startswith("#"):
             step = step.lower()
         if isinstance(node, list):

@@ -10,10 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from job_importer.settings import FeedConfig
-from services.fetcher.entries import ParsedFeed
 from services.fetcher.formats import jsonitems
-from services.fetcher.formats.document import Document
 from services.fetcher.formats.entry import obj, text
 
 
@@ -53,7 +50,4 @@ def values(offer: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def read(document: Document, feed: FeedConfig) -> ParsedFeed:
-    data = jsonitems.load(document)
-    offers = jsonitems.item_list(data, feed.items or "/offers", document, "a Recruitee offers list")
-    return jsonitems.parsed(offers, feed, values, "recruitee")
+FORMAT = jsonitems.JsonFormat("recruitee", "a Recruitee offers list", "/offers", jsonitems.fixed(values))

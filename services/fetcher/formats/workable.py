@@ -10,19 +10,16 @@ identity.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from job_importer.settings import FeedConfig
-from services.fetcher.entries import ParsedFeed
 from services.fetcher.formats import jsonitems
 from services.fetcher.formats.document import Document
 from services.fetcher.formats.entry import obj
 
 
-def read(document: Document, feed: FeedConfig) -> ParsedFeed:
-    data = jsonitems.load(document)
-    jobs = jsonitems.item_list(data, feed.items or "/jobs", document, "a Workable job list")
-    company = data.get("name") if isinstance(data, dict) else None
+def values_for(top: Mapping[str, Any], document: Document) -> jsonitems.ToValues:
+    company = top.get("name")  # the account's: before "jobs" in Workable's answers
 
     def values(job: dict[str, Any]) -> dict[str, Any]:
         locations = job.get("locations") if isinstance(job.get("locations"), list) else []
@@ -47,4 +44,9 @@ def read(document: Document, feed: FeedConfig) -> ParsedFeed:
             "category": job.get("department"),
         }
 
-    return jsonitems.parsed(jobs, feed, values, "workable")
+    return values
+
+
+FORMAT = jsonitems.JsonFormat(
+    "workable", "a Workable job list", "/jobs", values_for, context=frozenset({"name"})
+)
