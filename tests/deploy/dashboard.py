@@ -33,6 +33,7 @@ APP_METRICS = frozenset(
         "job_importer_last_success_timestamp_seconds",
         "job_importer_chunk_write_duration_seconds",
         "job_importer_runs_total",
+        "job_importer_active_listings",
     }
 )
 # From kube-state-metrics in the cluster: nothing on this machine exports it.

@@ -29,7 +29,7 @@ import yaml
 from dramatiq.brokers.redis import RedisBroker
 
 from devstack.feedserver import FeedServer, Reply, Request
-from devstack.samplefeeds import edited, jobicy_feed, sample_jobs
+from devstack.samplefeeds import edited, jobicy_feed, jobxml_feed, sample_jobs
 from job_importer.contract import IMPORT_ACTOR
 from job_importer.db import Store
 from job_importer.settings import FeedConfig, Settings
@@ -159,9 +159,12 @@ def not_a_chunk(settings: Settings) -> dramatiq.Message[Any]:
     )
 
 
-def start_workers(workers: Workers, ports: dict[str, int], monkeypatch: pytest.MonkeyPatch) -> None:
+def start_workers(
+    workers: Workers, ports: dict[str, int], monkeypatch: pytest.MonkeyPatch, feeds: list[FeedConfig]
+) -> None:
     """Both worker groups with metrics on; each exporter gets its own port and multiprocess
-    directory from cli.workers.worker_env, as in the pods."""
+    directory from cli.workers.worker_env, as in the pods. The feeds are configured ones, so
+    that they have their own ``feed`` label (the active-listings gauge is per configured feed)."""
     monkeypatch.setenv("dramatiq_prom_host", "127.0.0.1")  # loopback only
     for service in ("fetcher", "importer"):
         workers.start(
@@ -170,6 +173,7 @@ def start_workers(workers: Workers, ports: dict[str, int], monkeypatch: pytest.M
             fetcher_metrics_port=ports["fetcher"],
             importer_metrics_port=ports["importer"],
             fetch_max_retries=1,  # the feed that is down fails after one retry
+            feeds=[feed.url for feed in feeds],
         )
     workers.wait_ready("fetcher")
     workers.wait_ready("importer")
@@ -205,8 +209,11 @@ def test_every_dashboard_query_returns_data_during_an_import(
     feed_server.routes["/down.xml"] = lambda request: Reply(
         status=503, body=b"down", content_type="text/plain"
     )
+    catalog = sample_jobs(12, start=5000, seed=7)
+    feed_server.routes["/board.xml"] = jobxml_feed(catalog)  # a catalog: what leaves it expires
     feeds = [
-        FeedConfig(url=feed_server.url(f"/{name}.xml"), source=name) for name in ("jobs", "flaky", "down")
+        FeedConfig(url=feed_server.url(f"/{name}.xml"), source=name)
+        for name in ("jobs", "flaky", "down", "board")
     ]
     ports = {"fetcher": free_port(), "importer": free_port()}
     targets = {
@@ -217,7 +224,7 @@ def test_every_dashboard_query_returns_data_during_an_import(
 
     # Prometheus first: its first scrapes wait for target discovery (a few seconds), the workers' start.
     with prometheus(tmp_path, targets) as url:
-        start_workers(workers, ports, monkeypatch)
+        start_workers(workers, ports, monkeypatch, feeds)
         wait_for(lambda: len(query(url, "up == 1")) == 3, 30, interval=0.2, what="all three targets up")
         # Two imports with scrapes in between, so counters grow while Prometheus watches.
         broker.enqueue(not_a_chunk(settings))
@@ -229,6 +236,7 @@ def test_every_dashboard_query_returns_data_during_an_import(
         feed_server.routes["/jobs.xml"] = jobicy_feed(
             [edited(job) if i % 10 == 0 else job for i, job in enumerate(jobs)]
         )
+        feed_server.routes["/board.xml"] = jobxml_feed(catalog[:10])  # two listings closed
         broker.enqueue(not_a_chunk(settings))
         run_import(settings, store, broker, feeds)
 
