@@ -29,6 +29,7 @@ CI_COMMAND = "pytest tests/reliability"
 ORDER = [
     "importer kill -9, repeated",
     "fetcher kill -9 mid-fetch and mid-enqueue",
+    "kill -9 during expiring runs",
     "graceful shutdown (SIGTERM)",
     "Redis restart (AOF)",
     "MongoDB unreachable, then back",

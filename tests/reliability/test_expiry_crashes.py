@@ -18,9 +18,9 @@ from devstack.feedserver import FeedServer
 from devstack.samplefeeds import SampleJob, edited, jobxml_feed, sample_jobs
 from job_importer.settings import FeedConfig
 from job_importer.trigger import start_import
-from tests.conftest import Workers, wait_for_runs
+from tests.conftest import Workers, wait_for, wait_for_runs
 from tests.reliability.harness import Figures, Outcome, _check_nothing_stuck, assert_clean, record
-from tests.reliability.test_worker_crashes import drip_once
+from tests.reliability.test_worker_crashes import all_finished, drip_once, in_progress
 
 FEEDS = 3
 ITEMS = 300
@@ -104,6 +104,7 @@ def test_kill_minus_nine_during_expiring_runs(
     outcome = Outcome()
     kills: list[str] = []
     last_kill = started
+    hits = 0  # importer kills that caught chunks in progress
 
     for version in range(len(VERSIONS)):
         for feed in range(FEEDS):
@@ -118,11 +119,22 @@ def test_kill_minus_nine_during_expiring_runs(
             kills.append("fetcher mid-download")
             fetcher = workers.start("fetcher")
         if version:
-            for _ in range(4):  # up to four importer kills per version, each at a random moment
-                time.sleep(rng.uniform(0.3, 1.5))
+            for _ in range(4):  # up to four importer kills per version, each at a random moment of work
+                time.sleep(rng.uniform(0.2, 1.0))
+                if not wait_for(
+                    lambda run_ids=run_ids: (
+                        all_finished(store, run_ids)
+                        or in_progress(redis_client, settings, settings.import_queue) > 0
+                    ),
+                    60,
+                    what="chunks in progress",
+                ) or all_finished(store, run_ids):
+                    break
                 victim = rng.randrange(len(importers))
+                busy = in_progress(redis_client, settings, settings.import_queue)
                 workers.kill(importers[victim])
-                kills.append(f"importer {victim} in version {version}")
+                kills.append(f"importer {victim} in version {version}, {busy} chunk(s) in progress")
+                hits += busy > 0
                 last_kill = time.monotonic()
                 importers[victim] = workers.start("importer")
         runs = wait_for_runs(store, run_ids, timeout=240)
@@ -157,6 +169,7 @@ def test_kill_minus_nine_during_expiring_runs(
     )
     record(figures)
     assert_clean(figures)
+    assert hits >= 3, kills  # the kills did hit work in progress
 
 
 def check_states(store, version: int, outcome: Outcome) -> None:
