@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import replace
 from urllib.parse import quote
 
 import httpx
 import pytest
 
-from devstack.samplefeeds import sample_jobs
+from devstack.samplefeeds import jobxml_feed, sample_jobs
 from tests.api.helpers import serve, start, wait_finished
 from tests.api_server import Stack
 
@@ -77,3 +78,36 @@ def test_one_job_by_its_url_encoded_id(anon: httpx.Client, imported: list[str]) 
 def test_bad_job_queries_get_a_422(anon: httpx.Client, params: dict[str, object]) -> None:
     response = anon.get("/jobs", params=params)
     assert response.status_code == 422 and response.json()["detail"][0]["msg"]
+
+
+def test_expired_listings_show_only_when_asked_for(stack: Stack, anon: httpx.Client) -> None:
+    company = "Expiring Catalog Co (API test)"
+    jobs = [replace(job, company=company) for job in sample_jobs(4, start=52_000, seed=10)]
+    path = f"/{uuid.uuid4().hex[:8]}-catalog.xml"
+    stack.feeds.routes[path] = jobxml_feed(jobs)
+    with stack.api.client(stack.token) as client:
+        [first] = start(client, stack.feeds.url(path))
+        assert wait_finished(client, first)["new"] == 4
+        stack.feeds.routes[path] = jobxml_feed(jobs[1:])  # the first job closed
+        [second] = start(client, stack.feeds.url(path))
+        run = wait_finished(client, second)
+    assert (run["unchanged"], run["expired"], run["reactivated"], run["active_listings"]) == (3, 1, 0, 3)
+
+    def titles(**params: str) -> set[str]:
+        page = anon.get("/jobs", params={"company": company, **params}).json()
+        assert page["total"] == len(page["items"])
+        return {job["title"] for job in page["items"]}
+
+    assert titles() == titles(status="active") == {job.title for job in jobs[1:]}
+    assert titles(status="expired") == {jobs[0].title}
+    assert titles(status="all") == {job.title for job in jobs}
+    assert anon.get("/jobs", params={"status": "gone"}).status_code == 422
+    [closed] = anon.get("/jobs", params={"company": company, "status": "expired"}).json()["items"]
+    assert (closed["status"], closed["expired_reason"]) == ("expired", "missing from feed")
+    full = anon.get(f"/jobs/{quote(closed['id'], safe='')}").json()
+    assert (full["status"], full["expired_reason"], full["last_seen_run"]) == (
+        "expired",
+        "missing from feed",
+        first,
+    )
+    assert full["expired_at"] is not None
