@@ -1,4 +1,4 @@
-"""Reading the structured job fields sources write as text: workplace, salary, dates.
+"""Reading the structured job fields sources write as text: workplace, salary, dates, company.
 
 Sources spell the same thing many ways ("Fully remote", "REMOTE", "hybrid"; "yearly", "per
 annum", "YEAR"; "2026-11-27", "Fri, 27 Nov 2026 09:00:00 GMT"). These functions turn the
@@ -13,6 +13,7 @@ import math
 import re
 import time
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from feedparser.datetimes import _parse_date
 
@@ -138,3 +139,18 @@ def date(value: object) -> datetime | None:
             return None
         return datetime.fromtimestamp(calendar.timegm(found), UTC)
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+#: Boards whose RSS titles are "Company: Role" and that name the company nowhere else.
+_COMPANY_IN_TITLE_HOSTS = ("weworkremotely.com",)
+
+
+def company_from_title(title: str, link: str | None) -> str | None:
+    """We Work Remotely writes its listings' company only in the title ("Acme: Senior Rails
+    Developer"). Read there only for such a board's links: elsewhere a colon in a title is just a
+    colon. The title is kept whole, as the board wrote it."""
+    host = (urlsplit(link).hostname or "").lower() if link else ""
+    if not any(host == board or host.endswith(f".{board}") for board in _COMPANY_IN_TITLE_HOSTS):
+        return None
+    company, colon, role = title.partition(": ")
+    return company.strip() or None if colon and role.strip() else None

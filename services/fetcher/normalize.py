@@ -120,6 +120,8 @@ def normalize_entry(entry: RawEntry, feed: FeedConfig, position: int) -> JobItem
     }
     if not fields["title"]:
         return _failure(entry, position, "entry has no title", guid)
+    if fields["company"] is None:
+        fields["company"] = jobfields.company_from_title(fields["title"], fields["link"])
     try:
         return JobItem(
             id=job_id(feed.source, guid),

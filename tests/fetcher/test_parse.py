@@ -99,6 +99,23 @@ def test_we_work_remotely_region_is_the_location(fast: bool) -> None:
     assert entry.extra["region"] == "Anywhere in the World"  # kept there too: stored hashes hold
 
 
+def test_we_work_remotely_names_the_company_in_the_title_only() -> None:
+    from job_importer.settings import FeedConfig
+    from services.fetcher.jobfields import company_from_title
+    from services.fetcher.normalize import normalize
+
+    [item] = normalize(
+        parse_feed(fixture("weworkremotely.xml")).entries,
+        FeedConfig(url="https://weworkremotely.com/remote-jobs.rss"),
+    ).items
+    assert (item.company, item.title) == ("Acme", "Acme: Senior Rails Developer")
+    wwr = "https://weworkremotely.com/remote-jobs/x"
+    assert company_from_title("Update: new roles", "https://example.org/jobs/1") is None  # other boards
+    assert company_from_title("No colon here", wwr) is None
+    assert company_from_title("Acme:", wwr) is None
+    assert company_from_title("Acme Inc: Lead: Data", "https://www.weworkremotely.com/a") == "Acme Inc"
+
+
 def test_job_listing_fields_win_over_author_and_location() -> None:
     first, _ = parse_feed(fixture("jobicy_two_items.xml")).entries
     assert (first.company, first.location) == ("Acme Data", "USA")
