@@ -16,7 +16,7 @@ from fastapi_offline import FastAPIOffline
 from prometheus_client import CollectorRegistry
 from pymongo.errors import PyMongoError
 
-from job_importer import metrics
+from job_importer import feed_registry, metrics
 from job_importer.backlog import BacklogSampler
 from job_importer.broker import build_broker
 from job_importer.db import ensure_indexes, get_store
@@ -47,8 +47,10 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         try:
             await run_in_threadpool(ensure_indexes, ctx.store)
+            # The registry follows the config (FEEDS, FEEDS_FILE, the chart's feeds:).
+            await run_in_threadpool(feed_registry.sync_config, ctx.store, settings.feed_specs())
         except PyMongoError as exc:  # serve anyway: /readyz says what is missing
-            log.warning("could not create MongoDB indexes now: %s", exc)
+            log.warning("could not create MongoDB indexes or sync the feed registry now: %s", exc)
         sampler = BacklogSampler(broker.client, settings)  # the UI's backlog chart
         sampler.start()
         yield
