@@ -22,7 +22,7 @@ from job_importer.broker import build_broker
 from job_importer.db import ensure_indexes, get_store
 from job_importer.queues import QueueCollector
 from job_importer.settings import Settings
-from services.api import failed, health, imports, jobs, messages, queues, stats
+from services.api import failed, feeds, health, imports, jobs, messages, queues, stats
 from services.api.access import AccessLog
 from services.api.admission import Admission
 from services.api.deps import ApiContext
@@ -70,7 +70,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(Admission, token=settings.api_token, max_body_bytes=settings.api_max_body_bytes)
     # Added last, so outermost: an unknown Host is refused before anything else looks at the request.
     app.add_middleware(Hardening, hosts=allowed_hosts(settings.api_allowed_hosts, settings.api_host))
-    for module in (imports, jobs, queues, messages, failed, stats):
+    for module in (feeds, imports, jobs, queues, messages, failed, stats):
         app.include_router(module.router, responses=errors(401, 403))
     app.include_router(health.router)
     app.mount("/ui", StaticFiles(directory=str(STATIC), html=True), name="ui")
