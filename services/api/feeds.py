@@ -18,10 +18,10 @@ from pydantic import ValidationError
 from job_importer import feed_registry
 from job_importer.feed_registry import RegisteredFeed
 from job_importer.netguard import BlockedURL, check_url
-from job_importer.redact import redact
 from job_importer.settings import Settings
+from job_importer.views import public_feed
 from services.api.deps import Ctx, read_access, require_token
-from services.api.models import Feed, FeedCreate, FeedHealth, FeedUpdate, errors
+from services.api.models import Feed, FeedCreate, FeedUpdate, errors
 
 router = APIRouter(tags=["feeds"])
 FeedId = Annotated[str, Path(max_length=100, description="The feed's id (GET /feeds)")]
@@ -29,11 +29,7 @@ FeedId = Annotated[str, Path(max_length=100, description="The feed's id (GET /fe
 
 def feed_view(feed: RegisteredFeed, settings: Settings, at: datetime | None = None) -> Feed:
     """A registered feed as the API shows it: URL redacted, the next fetch computed now."""
-    health = FeedHealth(
-        **feed.health.model_dump(),
-        next_fetch=feed.next_fetch(settings.schedule_cron, at or datetime.now(UTC)),
-    )
-    return Feed.model_validate({**feed.model_dump(), "url": redact(feed.url), "health": health})
+    return Feed.model_validate(public_feed(feed, settings.schedule_cron, at or datetime.now(UTC)))
 
 
 def _changed(ctx: Ctx, change: Callable[[], RegisteredFeed]) -> Feed:
