@@ -118,6 +118,8 @@ class Settings(BaseSettings):
     feeds: Annotated[list[str], NoDecode] = Field(default_factory=list)
     feeds_file: Path | None = None
     schedule_cron: str = "0 * * * *"  # the schedule of every feed without its own
+    # Between slots the scheduler reads the feed registry this often, to see feeds added or changed.
+    schedule_refresh_s: int = Field(30, ge=1, le=3600)
     # A mounted Secret: feed request headers may name a file here for their value (FeedConfig.headers).
     feed_secrets_dir: Path | None = None
 

@@ -1,7 +1,7 @@
 """The schedule: one fetch per feed per slot of its cron, however many schedulers run.
 
 The feeds and their crons come from the feed registry (job_importer/feed_registry.py), read at
-every look: at each feed's slot, and at least every LOOK_EVERY. Each (slot, feed) pair is claimed with SET NX in Redis before its run is created, so two
+every look: at each feed's slot, and at least every SCHEDULE_REFRESH_S. Each (slot, feed) pair is claimed with SET NX in Redis before its run is created, so two
 scheduler replicas (or a restarted one) never enqueue the same slot twice. When Redis or MongoDB
 is away at a slot, the scheduler keeps its claims and tries the feeds it could not start again
 every few seconds, until the next slot is due.
@@ -35,8 +35,7 @@ log = logging.getLogger(__name__)
 
 #: Pause between attempts to start a slot's feeds while Redis or MongoDB is away.
 SLOT_RETRY_S = 5.0
-#: The longest the scheduler goes without reading the registry (and its housekeeping, at most this often).
-LOOK_EVERY = timedelta(seconds=30)
+#: Housekeeping runs at most this often (the registry is read every SCHEDULE_REFRESH_S).
 HOUSEKEEPING_EVERY = timedelta(seconds=30)
 
 Clock = Callable[[], datetime]
@@ -69,10 +68,13 @@ class Scheduled:
     guarded: bool = False  # added through the API: its fetches pass the SSRF guard
     active_since: datetime | None = None  # slots before this are not its (see RegisteredFeed)
 
-    def due(self, at: datetime, since: datetime | None) -> datetime | None:
-        """Its slot to start at ``at``: the latest one, if it came after ``since`` (None: the
-        first look, which starts the current slot) and after the feed became active."""
+    def due(self, at: datetime, since: datetime | None, last: datetime | None) -> datetime | None:
+        """Its slot to start at ``at``, if any: the latest one, unless it is ``last`` (the one this
+        scheduler started last) or older, came before ``since`` (the previous look; None: this is
+        the first, which starts the current slot), or came before the feed became active."""
         slot = current_slot(self.cron, at)
+        if last is not None and slot <= last:
+            return None
         if since is not None and slot <= since:
             return None
         if self.active_since is not None and slot < self.active_since:
@@ -225,6 +227,9 @@ class Schedule:
     def __init__(self, settings: Settings, store: Store, broker: RedisBroker, clock: Clock = _utcnow) -> None:
         self.settings, self.store, self.broker, self.clock = settings, store, broker, clock
         self.since: datetime | None = None
+        # The slot each feed was last started for: a look just before a slot boundary takes the
+        # coming slot (current_slot counts a second ahead), and the next look must not take it again.
+        self.started: dict[str, datetime] = {}
         self.feeds: list[Scheduled] = configured(settings)
         self.synced = False
         self.owner = f"{_owner()}:{secrets.token_hex(4)}"  # whose claims these are
@@ -244,8 +249,16 @@ class Schedule:
 
     def due(self, at: datetime) -> list[Due]:
         """The (slot, feed) pairs that came since the previous look, which this look moves past."""
-        due = [(slot, entry) for entry in self.refresh() if (slot := entry.due(at, self.since)) is not None]
+        feeds = self.refresh()
+        due = [
+            (slot, entry)
+            for entry in feeds
+            if (slot := entry.due(at, self.since, self.started.get(entry.feed.url))) is not None
+        ]
         self.since = at
+        known = {entry.feed.url for entry in feeds}
+        self.started = {url: slot for url, slot in self.started.items() if url in known}
+        self.started.update((entry.feed.url, slot) for slot, entry in due)
         return due
 
     def look(self, stop: threading.Event) -> None:
@@ -254,8 +267,8 @@ class Schedule:
             start_due(self.settings, self.store, self.broker, due, stop, self.clock, self.owner)
 
     def next_look(self, at: datetime) -> datetime:
-        """The next slot of any feed known, but at most LOOK_EVERY away (to see registry changes)."""
-        soonest = at + LOOK_EVERY
+        """The next slot of any feed known, but at most SCHEDULE_REFRESH_S away (to see registry changes)."""
+        soonest = at + timedelta(seconds=self.settings.schedule_refresh_s)
         for entry in self.feeds:
             soonest = min(soonest, next_slot(entry.cron, at))
         return soonest

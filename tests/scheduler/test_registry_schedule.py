@@ -106,3 +106,18 @@ def test_config_managed_feeds_follow_the_config_when_a_scheduler_starts(
     look_at(Schedule(second, store, broker, clock), clock, start + timedelta(hours=1))
     assert runs_by_feed(store) == {HOURLY: 2, QUARTER: 1}
     assert [feed.url for feed in feed_registry.list_feeds(store)] == [HOURLY]
+
+
+def test_a_look_just_before_a_slot_and_one_at_it_start_the_slot_once(
+    settings: Settings, store, broker
+) -> None:
+    # current_slot counts a second ahead (a look woken a little early still takes its slot), so
+    # the look just before the boundary takes the coming slot; the one at the boundary must not.
+    start = _start()
+    clock = Clock(start - timedelta(milliseconds=500))
+    schedule = Schedule(settings.model_copy(update={"feeds": [QUARTER], "schedule_cron": "*/15 * * * *"}), store, broker, clock)
+    schedule.look(threading.Event())
+    look_at(schedule, clock, start)
+    look_at(schedule, clock, start + timedelta(minutes=14, seconds=59, milliseconds=500))  # the next, early
+    look_at(schedule, clock, start + timedelta(minutes=15))
+    assert runs_by_feed(store) == {QUARTER: 2}
