@@ -115,7 +115,12 @@ def test_a_look_just_before_a_slot_and_one_at_it_start_the_slot_once(
     # the look just before the boundary takes the coming slot; the one at the boundary must not.
     start = _start()
     clock = Clock(start - timedelta(milliseconds=500))
-    schedule = Schedule(settings.model_copy(update={"feeds": [QUARTER], "schedule_cron": "*/15 * * * *"}), store, broker, clock)
+    schedule = Schedule(
+        settings.model_copy(update={"feeds": [QUARTER], "schedule_cron": "*/15 * * * *"}),
+        store,
+        broker,
+        clock,
+    )
     schedule.look(threading.Event())
     look_at(schedule, clock, start)
     look_at(schedule, clock, start + timedelta(minutes=14, seconds=59, milliseconds=500))  # the next, early
