@@ -313,7 +313,7 @@ def record(
     ctx: FetcherContext, run_id: str, attempt: int, feed: FeedConfig, outcome: FetchOutcome, started: float
 ) -> None:
     """Write the outcome to the run, the failed items, the feed state and the metrics, once."""
-    metrics.feed_fetched(feed.url, outcome.result, started)
+    metrics.feed_fetched(feed.url, feed.source, outcome.result, started)
     if outcome.retry is not None:
         return
     if outcome.error is not None:
