@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from croniter import croniter
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from job_importer.db import Store
@@ -51,7 +51,7 @@ class FeedHealth(BaseModel):
     last_success_at: datetime | None = None
     consecutive_failures: int = 0
     last_error: str | None = None
-    active_listings: int | None = None  # as counted when its last run completed
+    active_listings: int | None = Field(None, description="As counted when its last run completed")
 
 
 class RegisteredFeed(FeedSpec):

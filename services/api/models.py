@@ -8,7 +8,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from job_importer.contract import JobHeadline, ListingStatus, StoredJob
-from job_importer.feed_registry import LastRun, ManagedBy
+from job_importer.feed_registry import FeedHealth as RegistryHealth
+from job_importer.feed_registry import ManagedBy
 from job_importer.netguard import check_syntax
 from job_importer.settings import FeedSpec, HeaderName, MappedField, SecretRef, SourceFormat
 from job_importer.views import public_run
@@ -44,14 +45,9 @@ class Page[T](BaseModel):
     total: int
 
 
-class FeedHealth(BaseModel):
+class FeedHealth(RegistryHealth):
     """How the feed's runs went (kept by each run's end) and when it is fetched next."""
 
-    last_run: LastRun | None = None
-    last_success_at: datetime | None = None
-    consecutive_failures: int = 0
-    last_error: str | None = None
-    active_listings: int | None = Field(None, description="As counted when its last run completed")
     next_fetch: datetime | None = Field(
         None, description="The next slot of its schedule; null while disabled"
     )
