@@ -13,7 +13,7 @@ from typing import Annotated
 import redis
 import typer
 
-from cli import exitcodes, history, importing, local, messages, processes, queues
+from cli import exitcodes, feeds, history, importing, local, messages, processes, queues
 from cli.console import err
 from job_importer.redact import install_log_redaction, redact
 from job_importer.settings import ConfigError
@@ -58,6 +58,7 @@ app.command()(queues.pause)
 app.command()(queues.resume)
 app.add_typer(queues.dlq_app, name="dlq")
 app.add_typer(messages.messages_app, name="messages")
+app.add_typer(feeds.feeds_app, name="feeds")
 app.command()(history.cleanup)
 app.command()(processes.worker)
 app.command()(processes.schedule)

@@ -15,6 +15,7 @@ JOBS = "jobs"
 IMPORT_LOGS = "import_logs"  # one record per feed per run, as in the original design
 FAILED_ITEMS = "failed_items"  # the item-level dead letter
 FEED_STATE = "feed_state"  # validators (ETag / Last-Modified) per feed
+FEEDS = "feeds"  # the feed registry (feed_registry.py)
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,10 @@ class Store:
     @property
     def feed_state(self) -> Collection:
         return self.db[FEED_STATE]
+
+    @property
+    def feeds(self) -> Collection:
+        return self.db[FEEDS]
 
 
 @cache
@@ -74,3 +79,8 @@ def ensure_indexes(store: Store) -> None:
     store.runs.create_index([("created_at", DESCENDING)])
     store.failed_items.create_index([("run_id", ASCENDING)])
     store.failed_items.create_index([("created_at", DESCENDING)])
+    # The registry: one feed per URL; a run's end finds its feed by the redacted URL it records.
+    store.feeds.create_index([("url", ASCENDING)], unique=True)
+    store.feeds.create_index([("feed_url", ASCENDING)])
+    store.feeds.create_index([("enabled", ASCENDING)])
+    store.feeds.create_index([("managed_by", ASCENDING)])

@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 from pymongo import DESCENDING, ReturnDocument
 
-from job_importer import lifecycle, metrics
+from job_importer import feed_registry, lifecycle, metrics
 from job_importer.db import Store
 from job_importer.redact import redact
 from job_importer.settings import FeedConfig
@@ -211,6 +211,7 @@ def fail_run(store: Store, run_id: str, reason: str, http_status: int | None = N
     if doc:
         duration_s = _set_duration(store, doc, finished)
         metrics.run_finished(doc.get("feed_url"), "failed", duration_s)
+        feed_registry.record_run_end(store, doc, "failed", finished, error=redact(reason))
         log_outcome(doc, "failed", int(duration_s * 1000) if duration_s is not None else None, redact(reason))
 
 
@@ -230,6 +231,7 @@ def abandon_run(store: Store, run_id: str, reason: str, *, quiet_since: datetime
     )
     if doc:
         metrics.run_finished(doc.get("feed_url"), "failed", _set_duration(store, doc, finished))
+        feed_registry.record_run_end(store, doc, "failed", finished, error=redact(reason))
     return doc is not None
 
 
@@ -351,6 +353,7 @@ def _complete(store: Store, doc: Mapping[str, Any]) -> None:
     if result.modified_count:
         metrics.run_finished(doc.get("feed_url"), "completed", duration_s)
         metrics.listings_changed(doc.get("feed_url"), ended.expired, ended.reactivated, ended.active)
+        feed_registry.record_run_end(store, doc, "completed", finished, active_listings=ended.active)
         log_outcome({**doc, **done}, "completed", done.get("duration_ms"))
 
 

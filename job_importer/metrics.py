@@ -52,7 +52,11 @@ FEED_FETCH_SECONDS = Histogram(
     ["feed"],
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
 )
-FEED_FETCHES = Counter("job_importer_feed_fetches", "Feed fetch attempts by result.", ["feed", "result"])
+FEED_FETCHES = Counter(
+    "job_importer_feed_fetches",
+    "Feed fetch attempts by result; ``source`` is the feed's (``other`` with the ad-hoc feeds).",
+    ["feed", "source", "result"],
+)
 FETCH_DELAYS = Counter(
     "job_importer_fetch_host_delays",
     "Fetches sent again later because their host was at FETCH_PER_HOST_CONCURRENCY.",
@@ -114,11 +118,12 @@ def fetch_result(kind: str, http_status: int | None = None) -> str:
     return kind if kind in FETCH_RESULTS else OTHER_FEED
 
 
-def feed_fetched(feed_url: str, result: str, started: float) -> None:
-    """One fetch attempt ended with ``result``; ``started`` is its ``time.monotonic()``."""
+def feed_fetched(feed_url: str, source: str, result: str, started: float) -> None:
+    """One fetch attempt of the feed (of ``source``) ended with ``result``; ``started`` is its
+    ``time.monotonic()``."""
     feed = feed_label(feed_url)
     FEED_FETCH_SECONDS.labels(feed).observe(time.monotonic() - started)
-    FEED_FETCHES.labels(feed, result).inc()
+    FEED_FETCHES.labels(feed, source if feed != OTHER_FEED else OTHER_FEED, result).inc()
 
 
 def fetch_delayed(feed_url: str) -> None:

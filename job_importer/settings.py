@@ -15,7 +15,15 @@ from urllib.parse import urlsplit
 
 from annotated_types import Ge, Le
 from croniter import croniter
-from pydantic import BaseModel, Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from job_importer.redact import redact
@@ -38,6 +46,12 @@ MappedField = Literal[
 ]  # fmt: skip
 
 
+#: A request header's name (no MongoDB operators or paths: it is stored as a key).
+HeaderName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,99}$")]
+#: Where a header's value is: an environment variable's name, or a file's name in FEED_SECRETS_DIR.
+SecretRef = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,252}$")]
+
+
 class FeedConfig(BaseModel):
     """One configured feed."""
 
@@ -55,10 +69,33 @@ class FeedConfig(BaseModel):
     expire_missing: bool | None = None
     expire_after_days: int | None = Field(None, ge=1)  # listings not seen for this long expire
     expire_max_fraction: float = Field(0.5, gt=0, le=1)  # the mass-expiry guard: more is skipped
+    # Request headers: header name -> the NAME of an environment variable or of a file in
+    # FEED_SECRETS_DIR (a mounted Secret) holding its value. Never the value: this travels in
+    # messages and is stored; the fetcher resolves it when it fetches (job_importer/feed_secrets.py).
+    headers: dict[HeaderName, SecretRef] = Field(default_factory=dict)
 
     def model_post_init(self, _context: object) -> None:
         if not self.source:
             self.source = source_for_url(self.url)
+
+
+class FeedSpec(FeedConfig):
+    """A configured feed (FEEDS_FILE, the chart's ``feeds:``): what a fetch needs, and how the
+    feed registry (job_importer/feed_registry.py) schedules it."""
+
+    schedule: str | None = None  # a cron expression; None: SCHEDULE_CRON
+    enabled: bool = True
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule_cron(cls, value: str | None) -> str | None:
+        if value is not None and not croniter.is_valid(value):
+            raise ValueError(f"{value!r} is not a cron expression")
+        return value
+
+    def feed(self) -> FeedConfig:
+        """What a fetch message carries."""
+        return FeedConfig.model_validate(self.model_dump(include=set(FeedConfig.model_fields)))
 
 
 def source_for_url(url: str) -> str:
@@ -80,7 +117,11 @@ class Settings(BaseSettings):
     # Feeds: FEEDS (comma-separated URLs) wins over FEEDS_FILE; neither means the bundled list.
     feeds: Annotated[list[str], NoDecode] = Field(default_factory=list)
     feeds_file: Path | None = None
-    schedule_cron: str = "0 * * * *"
+    schedule_cron: str = "0 * * * *"  # the schedule of every feed without its own
+    # Between slots the scheduler reads the feed registry this often, to see feeds added or changed.
+    schedule_refresh_s: int = Field(30, ge=1, le=3600)
+    # A mounted Secret: feed request headers may name a file here for their value (FeedConfig.headers).
+    feed_secrets_dir: Path | None = None
 
     # Queues (Dramatiq keeps them in Redis as "<namespace>:<queue>").
     queue_namespace: str = "dramatiq"
@@ -235,15 +276,19 @@ class Settings(BaseSettings):
 
     def feed_configs(self) -> list[FeedConfig]:
         """The configured feeds: FEEDS, else FEEDS_FILE, else the bundled list."""
+        return [spec.feed() for spec in self.feed_specs()]
+
+    def feed_specs(self) -> list[FeedSpec]:
+        """The configured feeds with their schedules: FEEDS, else FEEDS_FILE, else the bundled list."""
         if self.feeds:
-            return [FeedConfig(url=url) for url in self.feeds]
+            return [FeedSpec(url=url) for url in self.feeds]
         if self.feeds_file is None:
             text = resources.files("job_importer").joinpath("feeds.toml").read_text(encoding="utf-8")
-            return [FeedConfig.model_validate(entry) for entry in tomllib.loads(text).get("feeds", [])]
+            return [FeedSpec.model_validate(entry) for entry in tomllib.loads(text).get("feeds", [])]
         try:
             text = self.feeds_file.read_text(encoding="utf-8")
             entries = tomllib.loads(text).get("feeds", [])
-            return [FeedConfig.model_validate(entry) for entry in entries]
+            return [FeedSpec.model_validate(entry) for entry in entries]
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, ValidationError, TypeError) as exc:
             reason = str(exc).splitlines()[0]
             raise ConfigError(

@@ -10,15 +10,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 import redis
 
 from job_importer import history
 from job_importer.control import worker_states
 from job_importer.queues import queue_stats
+from job_importer.redact import redact
 from job_importer.resend import resendable
 from job_importer.settings import Settings
+
+if TYPE_CHECKING:
+    from job_importer.feed_registry import RegisteredFeed
 
 #: The fields of a run as the API's ``Run`` model and ``runs --json`` show them, in order.
 RUN_FIELDS = (
@@ -71,3 +76,12 @@ def queue_overview(client: redis.Redis, settings: Settings) -> list[dict[str, An
         states = worker_states(client, settings.queue_namespace, stat.queue)
         rows.append({**stat.as_dict(), "workers": len(states), "workers_paused": states.count("paused")})
     return rows
+
+
+def public_feed(feed: RegisteredFeed, default_cron: str, at: datetime) -> dict[str, Any]:
+    """A registered feed as users read it (``GET /feeds``, ``feeds list --json``): its URL
+    redacted, its next fetch (from ``at``) beside its health."""
+    shown = feed.model_dump(exclude={"active_since"})
+    shown["url"] = redact(feed.url)
+    shown["health"]["next_fetch"] = feed.next_fetch(default_cron, at)
+    return shown

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from job_importer.settings import FeedConfig, Settings
+from job_importer.settings import FeedSpec, Settings
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "charts" / "job-importer" / "values.schema.json"
 
@@ -60,8 +60,8 @@ def settings_properties() -> dict[str, dict[str, Any]]:
 
 
 def feed_definition() -> dict[str, Any]:
-    """One entry of ``feeds:``, from FeedConfig: what feeds.toml (FEEDS_FILE) takes."""
-    schema = FeedConfig.model_json_schema()
+    """One entry of ``feeds:``, from FeedSpec: what feeds.toml (FEEDS_FILE) takes."""
+    schema = FeedSpec.model_json_schema()
     properties = {name: _property(prop) for name, prop in schema["properties"].items()}
     properties["url"] = {"type": "string", "pattern": "^https?://"}
     return {

@@ -16,13 +16,13 @@ from fastapi_offline import FastAPIOffline
 from prometheus_client import CollectorRegistry
 from pymongo.errors import PyMongoError
 
-from job_importer import metrics
+from job_importer import feed_registry, metrics
 from job_importer.backlog import BacklogSampler
 from job_importer.broker import build_broker
 from job_importer.db import ensure_indexes, get_store
 from job_importer.queues import QueueCollector
 from job_importer.settings import Settings
-from services.api import failed, health, imports, jobs, messages, queues, stats
+from services.api import failed, feeds, health, imports, jobs, messages, queues, stats
 from services.api.access import AccessLog
 from services.api.admission import Admission
 from services.api.deps import ApiContext
@@ -47,8 +47,10 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         try:
             await run_in_threadpool(ensure_indexes, ctx.store)
+            # The registry follows the config (FEEDS, FEEDS_FILE, the chart's feeds:).
+            await run_in_threadpool(feed_registry.sync_config, ctx.store, settings.feed_specs())
         except PyMongoError as exc:  # serve anyway: /readyz says what is missing
-            log.warning("could not create MongoDB indexes now: %s", exc)
+            log.warning("could not create MongoDB indexes or sync the feed registry now: %s", exc)
         sampler = BacklogSampler(broker.client, settings)  # the UI's backlog chart
         sampler.start()
         yield
@@ -68,7 +70,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(Admission, token=settings.api_token, max_body_bytes=settings.api_max_body_bytes)
     # Added last, so outermost: an unknown Host is refused before anything else looks at the request.
     app.add_middleware(Hardening, hosts=allowed_hosts(settings.api_allowed_hosts, settings.api_host))
-    for module in (imports, jobs, queues, messages, failed, stats):
+    for module in (feeds, imports, jobs, queues, messages, failed, stats):
         app.include_router(module.router, responses=errors(401, 403))
     app.include_router(health.router)
     app.mount("/ui", StaticFiles(directory=str(STATIC), html=True), name="ui")

@@ -12,27 +12,18 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
-from job_importer import history
+from job_importer import feed_registry, history
+from job_importer.feed_registry import RegisteredFeed
 from job_importer.netguard import BlockedURL, check_url
 from job_importer.redact import redact
 from job_importer.settings import FeedConfig
 from job_importer.trigger import start_import
 from services.api.deps import Ctx, Paging, read_access, require_token
-from services.api.models import Feed, Page, Run, RunDetail, RunStatus, Started, StartImport, errors
+from services.api.models import Page, Run, RunDetail, RunStatus, Started, StartImport, errors
 from services.api.stream import POLL_SECONDS, RunWatcher
 
 router = APIRouter(tags=["imports"])
 RETRY_MS = 2000
-
-
-@router.get("/feeds", dependencies=[Depends(read_access)])
-def list_feeds(ctx: Ctx) -> list[Feed]:
-    """The configured feeds (FEEDS, FEEDS_FILE or the bundled list), credentials redacted: a URL's
-    ``user:password`` shows as ``***`` (start them by that URL, or by their full one)."""
-    return [
-        Feed.model_validate({**feed.model_dump(), "url": redact(feed.url)})
-        for feed in ctx.settings.feed_configs()
-    ]
 
 
 @router.post(
@@ -42,28 +33,29 @@ def list_feeds(ctx: Ctx) -> list[Feed]:
     responses=errors(409),
 )
 def start(ctx: Ctx, body: Annotated[StartImport | None, Body()] = None) -> Started:
-    """Start one run per feed: the given feed URLs, or every configured feed.
+    """Start one run per feed: the given feed URLs, or every enabled feed of the registry.
 
-    URLs that are not configured feeds must pass the SSRF guard: http(s), and a host that resolves
-    to public addresses only (unless API_ALLOW_PRIVATE_FEEDS); their fetches are checked again,
-    redirects included.
+    URLs that are not in the registry must pass the SSRF guard: http(s), and a host that resolves
+    to public addresses only (unless API_ALLOW_PRIVATE_FEEDS); their fetches, and those of feeds
+    added through the API, are checked again, redirects included.
     """
-    all_configured = ctx.settings.feed_configs()
-    configured = _configured_by_url(all_configured)
+    registered = feed_registry.list_feeds(ctx.store)
+    by_url = _registered_by_url(registered)
     if body is None or body.feeds is None:
-        feeds = all_configured
+        feeds: list[FeedConfig] = [feed.feed() for feed in registered if feed.enabled]
         if not feeds:
             raise HTTPException(
-                status.HTTP_409_CONFLICT, "no feeds are configured (FEEDS, FEEDS_FILE): give 'feeds'"
+                status.HTTP_409_CONFLICT, "no feeds are enabled in the registry (GET /feeds): give 'feeds'"
             )
     else:
-        chosen = [configured.get(url) or FeedConfig(url=url) for url in body.feeds]
+        chosen = [by_url[url].feed() if url in by_url else FeedConfig(url=url) for url in body.feeds]
         feeds = list({feed.url: feed for feed in chosen}.values())
-    ad_hoc = {feed.url for feed in feeds if configured.get(feed.url) is not feed}
+    config_urls = {feed.url for feed in registered if feed.managed_by == "config"}
+    ad_hoc = {feed.url for feed in feeds if feed.url not in config_urls}
     problems = []
     for index, feed in enumerate(feeds):
         try:
-            if feed.url in ad_hoc:
+            if feed.url not in by_url:
                 check_url(feed.url, allow_private=ctx.settings.api_allow_private_feeds)
         except BlockedURL as exc:
             problems.append(
@@ -75,8 +67,8 @@ def start(ctx: Ctx, body: Annotated[StartImport | None, Body()] = None) -> Start
     return Started(batch_id=started.batch_id, run_ids=started.run_ids)
 
 
-def _configured_by_url(feeds: list[FeedConfig]) -> dict[str, FeedConfig]:
-    """Configured feeds by their URL and by their redacted URL (what GET /feeds shows)."""
+def _registered_by_url(feeds: list[RegisteredFeed]) -> dict[str, RegisteredFeed]:
+    """Registered feeds by their URL and by their redacted URL (what GET /feeds shows)."""
     by_url = {redact(feed.url): feed for feed in feeds}
     by_url.update({feed.url: feed for feed in feeds})
     return by_url

@@ -8,7 +8,10 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from job_importer.contract import JobHeadline, ListingStatus, StoredJob
+from job_importer.feed_registry import FeedHealth as RegistryHealth
+from job_importer.feed_registry import ManagedBy
 from job_importer.netguard import check_syntax
+from job_importer.settings import FeedSpec, HeaderName, MappedField, SecretRef, SourceFormat
 from job_importer.views import public_run
 
 RunStatus = Literal["queued", "fetching", "importing", "completed", "failed"]
@@ -42,10 +45,47 @@ class Page[T](BaseModel):
     total: int
 
 
-class Feed(BaseModel):
-    url: str
-    source: str
+class FeedHealth(RegistryHealth):
+    """How the feed's runs went (kept by each run's end) and when it is fetched next."""
+
+    next_fetch: datetime | None = Field(
+        None, description="The next slot of its schedule; null while disabled"
+    )
+
+
+class Feed(FeedSpec):
+    """A feed of the registry; ``url`` with any ``user:password`` shown as ``***``. ``headers``
+    name where each value is (an environment variable or a FEED_SECRETS_DIR file), never a value."""
+
+    id: str
+    managed_by: ManagedBy = Field(description="config: FEEDS/FEEDS_FILE/Helm values; api: added at run time")
+    created_at: datetime
+    updated_at: datetime
+    health: FeedHealth
+
+
+class FeedCreate(FeedSpec):
+    """A feed to add; ``schedule`` null (or left out) means SCHEDULE_CRON."""
+
+    model_config = ConfigDict(extra="forbid")
+    url: FeedURL = Field(examples=["https://boards.example/jobs.xml"])
+
+
+class FeedUpdate(BaseModel):
+    """The fields to change; the ones left out keep their values (``enabled``: use enable/disable)."""
+
+    model_config = ConfigDict(extra="forbid")
+    url: FeedURL | None = None
+    source: str | None = None
     category: str | None = None
+    format: SourceFormat | None = None
+    items: str | None = None
+    fields: dict[MappedField, str] | None = None
+    expire_missing: bool | None = None
+    expire_after_days: int | None = Field(None, ge=1)
+    expire_max_fraction: float | None = Field(None, gt=0, le=1)
+    headers: dict[HeaderName, SecretRef] | None = None
+    schedule: str | None = None
 
 
 class StartImport(BaseModel):

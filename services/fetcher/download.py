@@ -7,7 +7,7 @@ deadline bounds the whole request, headers included (:mod:`.deadline`).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -105,14 +105,17 @@ def download(
     validators: Validators,
     max_bytes: int,
     total_timeout_s: float,
+    headers: Mapping[str, str] | None = None,
 ) -> Downloaded:
-    """GET a feed, reading at most ``max_bytes`` and for at most ``total_timeout_s`` seconds."""
+    """GET a feed, reading at most ``max_bytes`` and for at most ``total_timeout_s`` seconds;
+    ``headers``: the feed's own request headers (job_importer/feed_secrets.py)."""
     return _get(
         client,
         url,
         validators,
         total_timeout_s,
         lambda response, at: _Body(_read_capped(response, max_bytes, at)),
+        headers,
     )
 
 
@@ -123,6 +126,7 @@ def download_spooled(
     validators: Validators,
     max_bytes: int,
     total_timeout_s: float,
+    headers: Mapping[str, str] | None = None,
 ) -> Downloaded:
     """:func:`download`, with the body written to a :class:`Spool` instead of memory.
 
@@ -139,7 +143,7 @@ def download_spooled(
             raise
         return _Body(b"", spool, broken_off)
 
-    return _get(client, url, validators, total_timeout_s, read)
+    return _get(client, url, validators, total_timeout_s, read, headers)
 
 
 @dataclass
@@ -155,8 +159,11 @@ def _get(
     validators: Validators,
     total_timeout_s: float,
     read: Callable[[httpx.Response, float], _Body],
+    extra_headers: Mapping[str, str] | None = None,
 ) -> Downloaded:
-    headers: dict[bytes, bytes] = {}
+    headers: dict[bytes, bytes] = {
+        name.encode("ascii"): value.encode("utf-8") for name, value in (extra_headers or {}).items()
+    }
     if etag := header_bytes(validators.etag):
         headers[b"If-None-Match"] = etag
     if last_modified := header_bytes(validators.last_modified):

@@ -16,6 +16,7 @@ from job_importer import failed_items, history, lifecycle, metrics
 from job_importer.contract import chunk_message
 from job_importer.db import Store
 from job_importer.failed_items import ItemFailure
+from job_importer.feed_secrets import MissingSecret, resolve_headers
 from job_importer.pending import PendingItems
 from job_importer.redact import redact
 from job_importer.settings import FeedConfig, Settings
@@ -130,12 +131,17 @@ def fetch(
     # must carry an older stamp than a later, faster one, so the importer keeps the newer content.
     fetched_at = history.now()
     try:
+        headers = resolve_headers(feed.headers, ctx.settings.feed_secrets_dir)
+    except MissingSecret as exc:  # a configuration mistake: trying again would not help
+        return FetchOutcome(result="other", error=f"request headers: {exc}")
+    try:
         downloaded = download_spooled(
             ctx.http,
             feed.url,
             validators=Validators() if paginated(feed) else load_validators(ctx.store, feed.url),
             max_bytes=ctx.settings.fetch_max_bytes,
             total_timeout_s=ctx.settings.fetch_total_timeout_s,
+            headers=headers,
         )
     except FetchError as exc:
         return _fetch_failed(ctx.settings, exc, last_attempt=last_attempt)
@@ -147,7 +153,7 @@ def fetch(
         )
     with closing(downloaded.spool):
         try:
-            read = _read(ctx, feed, downloaded)
+            read = _read(ctx, feed, downloaded, headers)
         except FeedParseError as exc:
             return FetchOutcome(
                 result="parse_error", http_status=downloaded.status, error=f"unreadable feed: {exc}"
@@ -213,7 +219,9 @@ class _Read:
             self.spool.close()
 
 
-def _read(ctx: FetcherContext, feed: FeedConfig, downloaded: Downloaded) -> _Read | None:
+def _read(
+    ctx: FetcherContext, feed: FeedConfig, downloaded: Downloaded, headers: dict[str, str] | None = None
+) -> _Read | None:
     """The document's items: streamed when its format allows (:mod:`.streaming`), else read
     whole under ``FETCH_MAX_WHOLE_BYTES``. None when a download that broke off can't be used."""
     spool = downloaded.spool
@@ -239,7 +247,7 @@ def _read(ctx: FetcherContext, feed: FeedConfig, downloaded: Downloaded) -> _Rea
             f"FETCH_MAX_WHOLE_BYTES allows for one read whole ({why})"
         )
     document = Document(spool.read_all(), downloaded.content_type, downloaded.final_url)
-    parsed = read_document(document, feed, fast=settings.fast_parse, fetch_page=_page_fetcher(ctx))
+    parsed = read_document(document, feed, fast=settings.fast_parse, fetch_page=_page_fetcher(ctx, headers))
     normalized = normalize(parsed.entries, feed)
     legacy = None
     if parsed.reader == "rss":
@@ -305,7 +313,7 @@ def record(
     ctx: FetcherContext, run_id: str, attempt: int, feed: FeedConfig, outcome: FetchOutcome, started: float
 ) -> None:
     """Write the outcome to the run, the failed items, the feed state and the metrics, once."""
-    metrics.feed_fetched(feed.url, outcome.result, started)
+    metrics.feed_fetched(feed.url, feed.source, outcome.result, started)
     if outcome.retry is not None:
         return
     if outcome.error is not None:
@@ -394,8 +402,9 @@ def _document(downloaded: Downloaded) -> Document:
     return Document(downloaded.body, downloaded.content_type, downloaded.final_url)
 
 
-def _page_fetcher(ctx: FetcherContext) -> FetchPage:
-    """Further pages of a paginated API source, under the same caps (no conditional GET)."""
+def _page_fetcher(ctx: FetcherContext, headers: dict[str, str] | None) -> FetchPage:
+    """Further pages of a paginated API source, under the same caps and with the same request
+    headers (no conditional GET)."""
 
     def fetch_page(url: str) -> Document:
         page = download(
@@ -404,6 +413,7 @@ def _page_fetcher(ctx: FetcherContext) -> FetchPage:
             validators=Validators(),
             max_bytes=ctx.settings.fetch_max_whole_bytes,  # pages are read whole
             total_timeout_s=ctx.settings.fetch_total_timeout_s,
+            headers=headers,
         )
         return _document(page)
 

@@ -21,9 +21,15 @@ MUTATING = [
     ("POST", "/failed-items/run:entry-1/requeue"),
     ("DELETE", "/failed-items"),
     ("DELETE", "/failed-items/run:entry-1"),
+    ("POST", "/feeds"),
+    ("PATCH", "/feeds/feed-1234"),
+    ("POST", "/feeds/feed-1234/enable"),
+    ("POST", "/feeds/feed-1234/disable"),
+    ("DELETE", "/feeds/feed-1234"),
 ]
 READS = [
     "/feeds",
+    "/feeds/feed-1234",
     "/imports",
     "/imports/20260101T000000-00000000",
     "/jobs",

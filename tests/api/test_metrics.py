@@ -58,7 +58,13 @@ def test_the_fetcher_exports_dramatiq_and_fetch_metrics(scrapes: dict[str, str])
     assert (
         delta(scrapes, "fetcher", "dramatiq_messages_total", queue_name="fetch", actor_name="fetch_feed") == 1
     )
-    assert delta(scrapes, "fetcher", "job_importer_feed_fetches_total", feed=feed, result="ok") == 1
+    # labelled with the feed's source too (the feed alert names it): FEEDS gives the host
+    assert (
+        delta(
+            scrapes, "fetcher", "job_importer_feed_fetches_total", feed=feed, source="127.0.0.1", result="ok"
+        )
+        == 1
+    )
     assert delta(scrapes, "fetcher", "job_importer_feed_fetch_duration_seconds_count", feed=feed) == 1
     assert 0 < delta(scrapes, "fetcher", "job_importer_feed_fetch_duration_seconds_sum", feed=feed) < 10
     assert delta(scrapes, "fetcher", "job_importer_items_total", feed=feed, outcome="duplicate") == 1
@@ -131,7 +137,10 @@ def test_ad_hoc_feeds_share_one_label(stack: Stack, client: httpx.Client, scrape
     assert wait_finished(client, run_id)["new"] == 3
     fetcher = scrape(f"http://127.0.0.1:{stack.settings.fetcher_metrics_port}/metrics")
     importer = scrape(f"http://127.0.0.1:{stack.settings.importer_metrics_port}/metrics")
-    assert (metric_value(fetcher, "job_importer_feed_fetches_total", feed="other", result="ok") or 0) >= 1
+    assert (
+        metric_value(fetcher, "job_importer_feed_fetches_total", feed="other", source="other", result="ok")
+        or 0
+    ) >= 1
     assert (metric_value(importer, "job_importer_items_total", feed="other", outcome="new") or 0) >= 3
     for text in (fetcher, importer):
         feeds = {

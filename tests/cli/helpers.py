@@ -18,13 +18,13 @@ from typing import Any
 
 import dramatiq
 
-from job_importer import failed_items, history
+from job_importer import failed_items, feed_registry, history
 from job_importer.contract import IMPORT_ACTOR
 from job_importer.db import Store
 from job_importer.deadletters import reason_record
 from job_importer.failed_items import ItemFailure
 from job_importer.keys import Keys
-from job_importer.settings import FeedConfig, Settings
+from job_importer.settings import FeedConfig, FeedSpec, Settings
 
 LONG_URL = "http://127.0.0.1:9/feeds/remote-engineering-and-data-science-jobs-worldwide.xml?category=backend&region=emea"
 ERROR = "[Errno 111] Connection refused while fetching the feed (after 3 attempts, the last at 22:41:07)"
@@ -36,13 +36,15 @@ GUID = "https://example.org/jobs/12345-senior-platform-engineer-remote-europe-fu
 
 
 def seed(settings: Settings, store: Store, redis_client: Any) -> dict[str, Any]:
-    """Two runs (one failed), a failed item and two dead letters, with long values."""
+    """Two runs (one failed), a failed item, two dead letters and a registered feed (the one whose
+    run failed), with long values."""
     feeds = [FeedConfig(url=LONG_URL), FeedConfig(url=LONG_URL.replace("backend", "frontend"))]
+    registered = feed_registry.add_feed(store, FeedSpec(url=LONG_URL, schedule="*/15 * * * *"))
     run_ids = history.create_runs(store, feeds, "cli", history.new_id("batch-"))
     history.fail_run(store, run_ids[0], ERROR)
     failed_items.record(store, run_ids[1], feeds[1].url, [ItemFailure(key="g1", reason=REASON, guid=GUID)])
     dead = [bury(settings, redis_client, DEAD_REASON) for _ in range(2)]
-    return {"run_ids": run_ids, "urls": [feed.url for feed in feeds], "dead": dead}
+    return {"run_ids": run_ids, "urls": [feed.url for feed in feeds], "dead": dead, "feed_id": registered.id}
 
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")

@@ -8,11 +8,12 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from job_importer import failed_items, history
+from job_importer import failed_items, feed_registry, history
 from job_importer.deadletters import DeadLetter, DeadLetters
 from services.api.failed import _item
-from services.api.models import FailedItem, Queue, Run, Started
-from tests.cli.helpers import cli, in_terminal
+from services.api.feeds import feed_view
+from services.api.models import FailedItem, Feed, FeedHealth, Queue, Run, Started
+from tests.cli.helpers import ERROR, cli, in_terminal
 
 
 def as_api(model: Any) -> Any:
@@ -26,6 +27,15 @@ def test_runs_and_failed_items_match_the_api(settings, store, seeded: dict[str, 
     failed = json.loads(cli(settings, "failed", "--json").stdout)
     assert [set(row) for row in failed] == [set(FailedItem.model_fields)]
     assert failed == [as_api(_item(doc)) for doc in failed_items.list_failed(store)]
+
+
+def test_feeds_match_the_api(settings, store, seeded: dict[str, Any]) -> None:
+    [feed] = json.loads(cli(settings, "feeds", "list", "--json").stdout)
+    assert set(feed) == set(Feed.model_fields) and set(feed["health"]) == set(FeedHealth.model_fields)
+    assert feed == as_api(feed_view(feed_registry.get_feed(store, seeded["feed_id"]), settings))
+    assert (feed["health"]["consecutive_failures"], feed["health"]["last_error"]) == (1, ERROR)
+    disabled = json.loads(cli(settings, "feeds", "disable", seeded["feed_id"], "--json").stdout)
+    assert set(disabled) == set(Feed.model_fields) and disabled["enabled"] is False
 
 
 def test_paging_and_the_batch_filter(settings, store, seeded: dict[str, Any]) -> None:

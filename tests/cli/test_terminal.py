@@ -25,6 +25,7 @@ def expected(seeded: dict[str, Any]) -> dict[tuple[str, ...], list[str]]:
         ("failed",): [f"{seeded['run_ids'][1]}:g1", seeded["run_ids"][1], GUID, REASON],
         ("dlq", "list"): [*seeded["dead"], DEAD_REASON],
         ("queues",): ["import", "fetch"],
+        ("feeds", "list"): [seeded["feed_id"], LONG_URL, "*/15 * * * *"],
     }
 
 

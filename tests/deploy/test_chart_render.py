@@ -343,6 +343,7 @@ def test_rendered_settings_are_read_by_the_application(case: str, tmp_path: Path
                 'https://example.org/jobs.atom?a=1&b="2"',
                 "https://boards.example/export.json",
                 "https://news.example/jobs.rss",
+                "https://news.example/paused.rss",
             ]
             assert configs[0].source == "jobicy"
             mapped = configs[2]
@@ -351,6 +352,9 @@ def test_rendered_settings_are_read_by_the_application(case: str, tmp_path: Path
             )  # fmt: skip
             assert (mapped.expire_missing, mapped.expire_max_fraction) == (True, 0.25)
             assert (configs[3].expire_missing, configs[3].expire_after_days) == (None, 14)
+            specs = settings.feed_specs()  # what the feed registry takes (job_importer/feed_registry.py)
+            assert mapped.headers == {"Authorization": "boards-token", "X-Api-Key": "BOARDS_API_KEY"}
+            assert (specs[2].schedule, specs[0].schedule, specs[4].enabled) == ("*/30 * * * *", None, False)
             assert settings.fetch_max_bytes == 52_428_800 and settings.fetch_read_timeout_s == 12.5
             if component(doc) == "importer":
                 assert (settings.worker_concurrency, settings.worker_processes) == (16, 2)

@@ -145,6 +145,7 @@ def test_every_page_fits_a_phone(stack: Stack, browser: Browser) -> None:
     page.goto(f"{stack.api.base_url}/ui/#token={stack.token}")
     for name, ready in (
         ("imports", "#runs tbody tr"),
+        ("feeds", "#feeds tbody tr"),
         ("queues", "#failed-items table"),
         ("jobs", "#jobs tbody tr"),
     ):
@@ -209,5 +210,36 @@ def test_expired_listings_are_left_out_of_the_job_list_until_asked_for(
     page.click("#job-search button[type=submit]")
     expect(page.locator("#jobs tbody tr")).to_have_count(3)
     screenshot(page, "jobs-expired-laptop")
+    assert console.errors == []
+    page.close()
+
+
+def test_the_feeds_page_shows_each_feeds_health_and_pauses_it(stack: Stack, browser: Browser) -> None:
+    remote, _ = stack.settings.feeds
+    started = start_import(stack.settings, stack.store, stack.broker, [FeedConfig(url=remote)], "cli")
+    [run] = wait_for_runs(stack.store, started.run_ids)
+    page, console = open_page(browser, LAPTOP)
+    page.goto(f"{stack.api.base_url}/ui/#token={stack.token}")
+    page.click(".top nav >> text=Feeds")
+    row = page.locator("#feeds tbody tr", has_text=remote)
+    expect(cell(row, "health")).to_have_text("ok")
+    expect(cell(row, "active")).to_have_text(str(run["active_listings"]))
+    expect(cell(row, "schedule")).to_have_text("default")
+    expect(cell(row, "next_fetch")).not_to_be_empty()
+    expect(row.locator('[data-field="last_run"] a')).to_have_attribute("href", f"#/imports/{run['_id']}")
+    screenshot(page, "feeds-laptop")
+
+    row.locator('button[data-action="disable"]').click()
+    expect(page.locator("#notice")).to_contain_text("Disabled")
+    expect(cell(row, "health")).to_have_text("disabled")
+    expect(row).to_have_attribute("data-enabled", "false")
+    expect(cell(row, "next_fetch")).to_be_empty()
+    assert stack.store.feeds.find_one({"url": remote})["enabled"] is False
+    page.click(".top nav >> text=Imports")
+    expect(page.locator("#start-all")).to_have_text("Import all 1 enabled feeds")
+    page.click(".top nav >> text=Feeds")
+    row.locator('button[data-action="enable"]').click()
+    expect(row).to_have_attribute("data-enabled", "true")
+    assert stack.store.feeds.find_one({"url": remote})["enabled"] is True
     assert console.errors == []
     page.close()

@@ -179,7 +179,7 @@ One environment variable value as a string. Helm reads YAML numbers as float64, 
 
 {{/* The configured cron schedule, which the scheduler CronJob follows too. */}}
 {{- define "job-importer.scheduleCron" -}}
-{{- .Values.config.SCHEDULE_CRON }}
+{{- .Values.scheduler.schedule | default .Values.config.SCHEDULE_CRON }}
 {{- end }}
 
 {{/*

@@ -228,6 +228,7 @@ const routes = [
   [/^#\/jobs\/(.+)$/, (id) => showJob(decodeURIComponent(id))],
   [/^#\/jobs$/, showJobs],
   [/^#\/imports$/, showImports],
+  [/^#\/feeds$/, showFeeds],
 ];
 
 function route() {
@@ -334,8 +335,9 @@ function startForm(feeds) {
       (result) => `Started ${result.run_ids.length} run(s) (${result.batch_id})`);
     if (!location.hash.startsWith("#/imports/")) showImports(); // the new runs, even without the live stream
   };
-  const all = h("button", { type: "button", class: "primary", id: "start-all", disabled: !feeds.length, onclick: (e) => start(e.target, null) },
-    `Import all ${feeds.length} configured feeds`);
+  const enabled = feeds.filter((feed) => feed.enabled).length;
+  const all = h("button", { type: "button", class: "primary", id: "start-all", disabled: !enabled, onclick: (e) => start(e.target, null) },
+    `Import all ${enabled} enabled feeds`);
   const chosen = h("button", { type: "button", id: "start-chosen", onclick: (e) => {
     const urls = boxes.filter((box) => box.checked).map((box) => box.value);
     if (url.value.trim()) urls.push(url.value.trim());
@@ -512,6 +514,57 @@ function deadLetters(queue, page, refresh) {
         if (confirm(`Delete every dead message of ${queue}?`)) act(e.target, () => api("DELETE", `/queues/${queue}/dead`), (r) => `Deleted ${r.count}`).then(refresh);
       } }, "Delete all")),
     rows.length ? table([["Died", "hide-narrow"], ["Actor"], ["Run"], ["Items", "num"], ["Reason"], ["Message"], [""]], rows) : null);
+}
+
+// Feeds --------------------------------------------------------------------------------------
+// The feed registry: each feed's health as its runs left it, and a switch to pause it.
+
+function feedHealth(feed) {
+  const health = feed.health;
+  if (!feed.enabled) return badge("disabled", "paused");
+  if (!health.last_run) return badge("not run yet", "queued");
+  return health.consecutive_failures ? badge("failing", "failed") : badge("ok", "completed");
+}
+
+function feedRow(feed, refresh) {
+  const health = feed.health;
+  const last = health.last_run;
+  const action = feed.enabled ? "disable" : "enable";
+  // Health and its switch first: on a phone they are what shows without scrolling.
+  const toggle = h("button", { type: "button", "data-action": action, onclick: (e) => act(e.target,
+    () => api("POST", `/feeds/${encodeURIComponent(feed.id)}/${action}`), (f) => `${f.enabled ? "Enabled" : "Disabled"} ${f.source}`).then(refresh) },
+  feed.enabled ? "Disable" : "Enable");
+  return h("tr", { "data-feed-id": feed.id, "data-enabled": String(feed.enabled) },
+    h("td", {}, h("div", { "data-field": "health" }, feedHealth(feed)),
+      health.consecutive_failures ? h("div", { class: "muted", "data-field": "failures" }, `${health.consecutive_failures} failed in a row`) : null,
+      h("div", { class: "actions" }, toggle)),
+    h("td", { class: "wrap" }, h("strong", {}, feed.source), h("div", { class: "muted" }, feed.url),
+      health.last_error ? h("div", { class: "muted", "data-field": "last_error" }, health.last_error) : null),
+    h("td", { class: "num", "data-field": "active" }, health.active_listings ?? ""),
+    h("td", { class: "hide-narrow", "data-field": "last_run" }, last ? h("a", { href: `#/imports/${encodeURIComponent(last.id)}` }, when(last.at)) : "never"),
+    h("td", { class: "hide-narrow", "data-field": "last_success" }, when(health.last_success_at)),
+    h("td", { class: "hide-narrow", "data-field": "schedule" }, feed.schedule || "default"),
+    h("td", { class: "hide-narrow", "data-field": "next_fetch" }, when(health.next_fetch)),
+    h("td", { class: "hide-narrow" }, feed.managed_by));
+}
+
+async function showFeeds() {
+  const list = h("div", { id: "feeds" }, h("p", { class: "muted" }, "Loading…"));
+  render(h("h1", {}, "Feeds"),
+    h("p", { class: "muted" }, "Feeds from the config (FEEDS, FEEDS_FILE, the chart's feeds) follow it; others are added with POST /feeds or job-importer feeds add."),
+    list);
+  const refresh = async () => {
+    try {
+      const feeds = await api("GET", "/feeds");
+      list.replaceChildren(feeds.length
+        ? table([["Health"], ["Feed"], ["Active", "num"], ["Last run", "hide-narrow"], ["Last success", "hide-narrow"],
+          ["Schedule", "hide-narrow"], ["Next fetch", "hide-narrow"], ["Managed by", "hide-narrow"]], feeds.map((feed) => feedRow(feed, refresh)))
+        : h("p", { class: "muted" }, "No feeds in the registry."));
+    } catch (error) {
+      list.replaceChildren(h("p", {}, error.message));
+    }
+  };
+  await refresh();
 }
 
 // Charts -------------------------------------------------------------------------------------
