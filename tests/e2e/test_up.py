@@ -68,7 +68,9 @@ def test_demo_serve_imports_then_serves_the_ui_until_sigterm(settings, store, br
         wait_for(lambda: "Admin UI:" in output.read_text(), 120, what="the UI address")
         text = output.read_text()
         # The demo summary came first: plain columns, as stdout is a file.
-        assert ["total", "500", "496", "0", "0", "0", "4", "0", "0"] in [line.split() for line in text.splitlines()]
+        assert ["total", "500", "496", "0", "0", "0", "4", "0", "0"] in [
+            line.split() for line in text.splitlines()
+        ]
         api = f"http://127.0.0.1:{config.api_port}"
         feeds = wait_for(lambda: _get(f"{api}/feeds"), 30, what="the API")
         assert sorted(feed["source"] for feed in feeds) == [
