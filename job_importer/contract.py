@@ -197,14 +197,17 @@ def describe(exc: ValidationError) -> str:
 
 
 def fetch_message(
-    settings: Settings, run_id: str, feed: FeedConfig, *, guarded: bool = False
+    settings: Settings, run_id: str, feed: FeedConfig, *, guarded: bool = False, registered: bool = False
 ) -> dramatiq.Message[Any]:
-    """``guarded``: the URL came from a caller of the API, so the fetcher checks every address it reaches."""
+    """``guarded``: the URL came from a caller of the API, so the fetcher checks every address it
+    reaches. ``registered``: a feed of the registry, so its metrics carry its own ``feed`` label
+    (the fetcher knows only its config's feeds by itself; ad-hoc URLs share ``other``)."""
+    kwargs = {name: True for name, on in (("guarded", guarded), ("registered", registered)) if on}
     return dramatiq.Message(
         queue_name=settings.fetch_queue,
         actor_name=FETCH_ACTOR,
         args=(run_id, feed.model_dump()),
-        kwargs={"guarded": True} if guarded else {},
+        kwargs=kwargs,
         # No max_retries: the fetcher's actor declares FETCH_MAX_RETRIES, from its own settings,
         # whoever enqueues (scheduler, API, CLI).
         options={},

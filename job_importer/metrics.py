@@ -8,7 +8,8 @@ to the same files Dramatiq's Prometheus middleware serves on the service's metri
 API process serves them (mostly empty there) with the queue gauges of
 :class:`job_importer.queues.QueueCollector`.
 
-Labels stay bounded: ``feed`` is the feed URL for configured feeds and ``other`` for ad-hoc ones.
+Labels stay bounded: ``feed`` is the feed URL for configured feeds (and, in the fetcher, for the
+registry's feeds that fetch messages name: :func:`name_feed`) and ``other`` for ad-hoc ones.
 The URL is always the redacted one (no ``user:password``): metrics are served without a token, and
 the fetcher (which holds the full URL) and the importer (which sees the redacted one on chunks)
 must label a feed alike.
@@ -94,6 +95,15 @@ def configure_feeds(feeds: Iterable[FeedConfig]) -> None:
     """Name the configured feeds: they get their own ``feed`` label value, the rest share ``other``."""
     global _configured
     _configured = frozenset(redact(feed.url) for feed in feeds)
+
+
+def name_feed(url: str) -> None:
+    """Give one more feed its own label: a feed of the registry (one per feed the operator added,
+    so the label set stays bounded), named by the fetch message that carries it."""
+    global _configured
+    label = redact(url)
+    if label not in _configured:
+        _configured = _configured | {label}
 
 
 def feed_label(url: str | None) -> str:

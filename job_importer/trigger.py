@@ -28,11 +28,13 @@ def start_import(
     trigger: Trigger,
     *,
     guarded: Container[str] = frozenset(),
+    registered: Container[str] = frozenset(),
     sent: list[FeedConfig] | None = None,
 ) -> Started:
     """Create the runs first (so they are visible as queued), then enqueue their fetches.
 
-    Fetches of the URLs in ``guarded`` go through the SSRF guard (see ``job_importer.netguard``).
+    Fetches of the URLs in ``guarded`` go through the SSRF guard (see ``job_importer.netguard``);
+    the URLs in ``registered`` are feeds of the registry (their metrics get their own label).
     Each feed whose fetch is enqueued is appended to ``sent``, so a caller that gets an error
     knows which feeds are still to start.
     """
@@ -40,7 +42,10 @@ def start_import(
     run_ids = history.create_runs(store, feeds, trigger, batch_id)
     for index, (run_id, feed) in enumerate(zip(run_ids, feeds, strict=True)):
         try:
-            broker.enqueue(fetch_message(settings, run_id, feed, guarded=feed.url in guarded))
+            message = fetch_message(
+                settings, run_id, feed, guarded=feed.url in guarded, registered=feed.url in registered
+            )
+            broker.enqueue(message)
         except Exception as exc:  # Redis down: no run may stay "queued" forever, this one nor the next
             for unsent in run_ids[index:]:
                 history.fail_run(store, unsent, f"could not enqueue the fetch: {exc}")

@@ -63,7 +63,9 @@ def start(ctx: Ctx, body: Annotated[StartImport | None, Body()] = None) -> Start
             )
     if problems:  # the same shape as every other 422
         raise RequestValidationError(problems)
-    started = start_import(ctx.settings, ctx.store, ctx.broker, feeds, "api", guarded=ad_hoc)
+    started = start_import(
+        ctx.settings, ctx.store, ctx.broker, feeds, "api", guarded=ad_hoc, registered=set(by_url)
+    )
     return Started(batch_id=started.batch_id, run_ids=started.run_ids)
 
 

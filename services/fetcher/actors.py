@@ -51,8 +51,10 @@ context = PerProcess(_build_context)
     max_retries=settings.fetch_max_retries,
     time_limit=max(60_000, int(settings.fetch_total_timeout_s * 1000) * 3),
 )
-def fetch_feed(run_id: str, feed: dict[str, Any], guarded: bool = False) -> None:
+def fetch_feed(run_id: str, feed: dict[str, Any], guarded: bool = False, registered: bool = False) -> None:
     """Fetch one feed for one run and send its items to the importer."""
+    if registered:  # a feed of the registry, maybe added since this process started
+        metrics.name_feed(str(feed.get("url", "")))
     message = CurrentMessage.get_current_message()
     retries = message.options.get("retries", 0) if message else 0
     ctx = context.get()

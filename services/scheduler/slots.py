@@ -127,7 +127,14 @@ def enqueue_slot(
     guarded = {entry.feed.url for entry in claimed if entry.guarded}
     try:
         started = start_import(
-            settings, store, broker, [entry.feed for entry in claimed], "schedule", guarded=guarded, sent=sent
+            settings,
+            store,
+            broker,
+            [entry.feed for entry in claimed],
+            "schedule",
+            guarded=guarded,
+            registered={entry.feed.url for entry in claimed},
+            sent=sent,
         )
     except Exception as exc:
         log.warning(

@@ -7,6 +7,7 @@ import time
 import httpx
 import pytest
 
+from devstack.feedserver import Reply
 from devstack.samplefeeds import jobicy_feed, sample_jobs
 from tests.api.helpers import serve, start, wait_finished
 from tests.api.test_queues import send_bad_chunk
@@ -147,6 +148,20 @@ def test_ad_hoc_feeds_share_one_label(stack: Stack, client: httpx.Client, scrape
             line.split('feed="', 1)[1].split('"', 1)[0] for line in text.splitlines() if 'feed="' in line
         }
         assert feeds <= {*stack.settings.feeds, "other"}  # bounded: configured URLs or "other"
+
+
+def test_a_feed_of_the_registry_has_its_own_label(stack: Stack, client: httpx.Client) -> None:
+    """Added at run time, it is no config feed the fetcher knew at start: its fetch message names it,
+    so a failing API feed's alert says which feed and source it is."""
+    path = "/registered-but-down.xml"
+    stack.feeds.routes[path] = lambda request: Reply(status=404, body=b"gone", content_type="text/plain")
+    url = stack.feeds.url(path)
+    assert client.post("/feeds", json={"url": url, "source": "registered-board"}).status_code == 201
+    [run_id] = start(client, url)
+    assert wait_finished(client, run_id)["status"] == "failed"
+    fetcher = scrape(f"http://127.0.0.1:{stack.settings.fetcher_metrics_port}/metrics")
+    labels = {"feed": url, "source": "registered-board", "result": "http_4xx"}
+    assert metric_value(fetcher, "job_importer_feed_fetches_total", **labels) == 1
 
 
 def test_the_api_exports_queue_gauges(stack: Stack, client: httpx.Client) -> None:
