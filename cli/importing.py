@@ -16,7 +16,7 @@ from cli.history import JsonOption
 from cli.progress import BatchTimeout, BatchWatch
 from cli.tables import Listing, show
 from cli.workers import missing_workers
-from job_importer import history
+from job_importer import feed_registry, history
 from job_importer.broker import build_broker
 from job_importer.db import open_store
 from job_importer.settings import FeedConfig, Settings, get_settings
@@ -26,12 +26,19 @@ SUMMARY_COUNTS = history.RUN_COUNTS
 
 
 def _feeds(settings: Settings, urls: list[str] | None) -> list[FeedConfig]:
-    if not urls:
-        return settings.feed_configs()
-    for url in urls:
+    """The given URLs (a registered one as the registry has it), else every enabled feed of the
+    registry, as ``POST /imports/start`` does; the configured feeds while the registry is empty
+    (nothing has synced it yet: the scheduler and the API do on start)."""
+    for url in urls or []:
         if not url.lower().startswith(("http://", "https://")):
             raise typer.BadParameter(f"{url!r} is not an http(s) URL", param_hint="--feed")
-    return [FeedConfig(url=url) for url in urls]
+    configured = settings.feed_configs() if not urls else []  # a broken FEEDS_FILE says so first
+    registered = {feed.url: feed for feed in feed_registry.list_feeds(open_store(settings))}
+    if not urls:
+        if registered:
+            return [feed.feed() for feed in registered.values() if feed.enabled]
+        return configured
+    return [registered[url].feed() if url in registered else FeedConfig(url=url) for url in urls]
 
 
 def print_summary(summary: dict[str, Any]) -> None:
@@ -96,7 +103,8 @@ def run_and_wait(
 
 def import_(
     feed: Annotated[
-        list[str] | None, typer.Option("--feed", help="Feed URL (repeatable); default: all configured")
+        list[str] | None,
+        typer.Option("--feed", help="Feed URL (repeatable); default: every enabled feed of the registry"),
     ] = None,
     wait: Annotated[
         bool, typer.Option(help="Wait until every feed of the run is finished, then summarise")

@@ -68,3 +68,15 @@ def test_refusals_are_one_line_with_an_exit_code(settings, store) -> None:
     bad_header = cli(settings, "feeds", "add", "http://127.0.0.1:9/other.xml", "--header", "Authorization")
     assert bad_header.returncode == 2 and "is not name=value" in bad_header.stderr
     assert [feed.url for feed in feed_registry.list_feeds(store)] == [URL]
+
+
+def test_import_without_feed_starts_the_enabled_feeds_of_the_registry(settings, store) -> None:
+    on, off = "http://127.0.0.1:9/on.xml", "http://127.0.0.1:9/off.xml"
+    assert cli(settings, "feeds", "add", on, "--source", "on-board").returncode == 0
+    assert cli(settings, "feeds", "add", off).returncode == 0
+    assert cli(settings, "feeds", "disable", off).returncode == 0
+    started = cli(settings, "import", "--json")
+    assert started.returncode == 0, started.stderr
+    run_ids = json.loads(started.stdout)["run_ids"]
+    runs = list(store.runs.find({"_id": {"$in": run_ids}}))
+    assert [(run["feed_url"], run["source"]) for run in runs] == [(on, "on-board")]
