@@ -90,9 +90,11 @@ def test_credentials_never_reach_logs_or_history(settings, store, tmp_path: Path
                 httpx.get(f"{api}/ui/app.js", timeout=10).text + listed
             )  # the UI's feed picker reads /feeds
             # The picker starts a feed by the URL it was shown: the configured feed, credentials and all.
+            [shown] = [feed["url"] for feed in json.loads(listed) if feed["source"] == "private"]
+            assert FEED_SECRET not in shown and "***@" in shown
             again = httpx.post(
                 f"{api}/imports/start",
-                json={"feeds": [json.loads(listed)[0]["url"]]},
+                json={"feeds": [shown]},
                 headers={"Authorization": "Bearer secrets-test-token"},
                 timeout=10,
             )
@@ -144,7 +146,7 @@ def test_credentials_never_reach_logs_or_history(settings, store, tmp_path: Path
     # What anyone who can reach the API or a metrics port sees: the redacted URL, and the same
     # `feed` label from the fetcher (which has the full URL) as from the importer (the redacted one).
     redacted = feeds["private"].replace(f"feeduser:{FEED_SECRET}", "***")
-    assert redacted in json.loads(listed)[0]["url"]
+    assert redacted == shown  # the private feed as GET /feeds lists it
     assert (
         metric_value(scraped["fetcher"], "job_importer_feed_fetches_total", feed=redacted, result="ok") == 2
     )
