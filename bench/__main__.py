@@ -73,7 +73,7 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.quick:
         args.items, args.feeds, args.description_bytes = 60, 2, 300
-        args.runs, args.parse_runs, args.importers = 2, 2, "1,2"
+        args.runs, args.parse_runs, args.importers = 1, 2, "1,2"
     args.texts = args.text.split(",")
     if not set(args.texts) <= set(TEXTS):
         parser.error(f"--text: one or more of {', '.join(TEXTS)}")

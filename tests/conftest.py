@@ -189,18 +189,13 @@ class Workers:
         return process.wait(timeout=timeout)
 
     def stop_all(self) -> None:
-        """Stop every worker group gracefully, all at once; kill the ones that do not stop in time."""
-        running = [
-            process for group in self.processes.values() for process in group if process.poll() is None
-        ]
-        for process in running:
-            process.send_signal(signal.SIGTERM)
-        for process in running:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
+        """kill -9 every worker group still running: a test's end, not a shutdown under test (the
+        graceful ones are tests/reliability/test_worker_crashes.py's), and each test's queues and
+        database are its own. A graceful stop costs a second or more per test in the suite."""
+        for group in self.processes.values():
+            for process in group:
+                if process.poll() is None:
+                    self.kill(process)
 
 
 @pytest.fixture
