@@ -105,12 +105,14 @@ function describe(body, response) {
 async function api(method, path, body) {
   const init = { method, headers: authHeaders(body === undefined ? {} : { "Content-Type": "application/json" }) };
   if (body !== undefined) init.body = JSON.stringify(body);
+  const asker = current; // the page that asks (route() makes a new one for every page shown)
   const response = await fetch(path, init);
   const data = await response.json().catch(() => null);
-  if (!response.ok) {
-    if (response.status === 401) askForToken();
-    throw new ApiError(response.status, describe(data, response));
-  }
+  if (response.status === 401) askForToken();
+  // The user moved on while the answer was on its way: drawn now, the old page would replace the
+  // one on screen. Its answer never arrives (the old page's code just stops there).
+  if (asker !== current) return new Promise(() => {});
+  if (!response.ok) throw new ApiError(response.status, describe(data, response));
   return data;
 }
 
