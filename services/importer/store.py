@@ -138,8 +138,10 @@ def _upsert(
         "$and": [{"$ne": ["$content_hash", item.content_hash]}, {"$lt": ["$fetched_at", fetched_at]}]
     }  # a missing fetched_at (a new document) is lower than any date
     created = {"created_at": written_at, "created_run": run_id}
+    # The item is bound once (``$$item``) and referred to by both ways the lifecycle can merge
+    # it: spelled out in each, every upsert carried its listing twice.
     rewritten = lifecycle.merged_with_lifecycle(
-        [{"$literal": created}, "$$ROOT", {"$literal": fields}],
+        [{"$literal": created}, "$$ROOT", "$$item"],
         run_id=run_id,
         fetched_at=fetched_at,
         now=written_at,
@@ -148,7 +150,9 @@ def _upsert(
     selector: dict[str, Any] = {"_id": item.id}
     if only_if_not_written:
         selector.update(created_run={"$ne": run_id}, updated_run={"$ne": run_id})
-    return UpdateOne(selector, [{"$replaceWith": {"$cond": [changed, rewritten, "$$ROOT"]}}], upsert=True)
+    document = {"$cond": [changed, rewritten, "$$ROOT"]}
+    bound = {"$let": {"vars": {"item": {"$literal": fields}}, "in": document}}
+    return UpdateOne(selector, [{"$replaceWith": bound}], upsert=True)
 
 
 def _classify_written_before(

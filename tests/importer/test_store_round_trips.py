@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 
+import bson
 import pytest
 from pymongo import MongoClient, monitoring
 
@@ -96,3 +97,31 @@ def test_each_item_is_one_write_operation_on_first_import_and_re_import(
         client.close()
     # One operation per item; the chunk with unchanged items adds two (mark seen, reactivate).
     assert updates.operations == [40, 40, 2]
+
+
+class Sizes(Commands):
+    """Also each upsert operation as it went over the wire (the command's BSON)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.upserts: list[bytes] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        super().started(event)
+        if event.command_name == "update":
+            self.upserts += [bson.encode(op) for op in event.command["updates"] if op.get("upsert")]
+
+
+def test_each_upsert_carries_its_item_once(settings: Settings, store: Store) -> None:
+    sizes = Sizes()
+    client: MongoClient = MongoClient(settings.mongodb_url, event_listeners=[sizes], tz_aware=True)
+    text = "Distinctive description " * 40
+    listing = item(1).model_copy(update={"description": text})
+    try:
+        outcome = write_items(Store(client[settings.mongodb_db]), "run-1", "http://f", now(), [listing])
+    finally:
+        client.close()
+    assert outcome.counts == {"new": 1}
+    assert len(sizes.upserts) == 1
+    assert sizes.upserts[0].count(text.encode()) == 1  # both branches of the update refer to it
+    assert store.jobs.find_one({"_id": listing.id})["description"] == text
