@@ -100,18 +100,28 @@ def seen_fields(run_id: str, fetched_at: datetime) -> dict[str, Any]:
     }
 
 
+def _expired_before(fetched_at: datetime) -> list[dict[str, Any]]:
+    """Conditions: the listing is expired, by an older fetch than this one."""
+    return [
+        {"$eq": ["$status", EXPIRED]},
+        {"$lt": [{"$ifNull": ["$expired_fetch_at", _EPOCH]}, fetched_at]},
+    ]
+
+
 def reactivates(fetched_at: datetime, expires_at: Any) -> dict[str, Any]:
     """Whether a sighting brings an expired listing back: it was expired by an older fetch than
-    this one, and its own expiry date (``expires_at``: a value or an expression) had not passed
-    when this fetch started."""
-    date_passed = {"$and": [{"$eq": [{"$type": expires_at}, "date"]}, {"$lt": [expires_at, fetched_at]}]}
-    return {
-        "$and": [
-            {"$eq": ["$status", EXPIRED]},
-            {"$lt": [{"$ifNull": ["$expired_fetch_at", _EPOCH]}, fetched_at]},
-            {"$eq": [date_passed, False]},
-        ]
-    }
+    this one, and its own expiry date (``expires_at``: an expression) had not passed when this
+    fetch started."""
+    passed = {"$and": [{"$eq": [{"$type": expires_at}, "date"]}, {"$lt": [expires_at, fetched_at]}]}
+    return {"$and": [*_expired_before(fetched_at), {"$eq": [passed, False]}]}
+
+
+def date_passed(expires_at: datetime | None, fetched_at: datetime) -> bool:
+    """Whether a listing's own expiry date had passed when the fetch started (one clock: the
+    fetcher's). A date without a zone is UTC, as BSON stores it."""
+    if expires_at is None:
+        return False
+    return (expires_at if expires_at.tzinfo else expires_at.replace(tzinfo=UTC)) < fetched_at
 
 
 def without_expiry() -> dict[str, Any]:
@@ -127,21 +137,30 @@ def without_expiry() -> dict[str, Any]:
 
 
 def merged_with_lifecycle(
-    parts: list[Any], *, run_id: str, fetched_at: datetime, now: datetime, expires_at: datetime | None
+    parts: list[Any], *, run_id: str, fetched_at: datetime, now: datetime, expiry_passed: bool
 ) -> dict[str, Any]:
     """The document an upsert writes, from ``parts`` (merged in order; ``"$$ROOT"`` among them is
     the stored document), with its lifecycle fields: seen by this run, and active again unless it
-    stays expired (its expiry date passed, or a newer fetch expired it)."""
+    stays expired (``expiry_passed``: its own date passed, see :func:`date_passed`; or a newer
+    fetch expired it).
+
+    The same expression serves every item of a chunk (the item itself is among ``parts`` as a
+    variable), and it is kept small: MongoDB evaluates it for each item, and its size is paid
+    once per item in every update command."""
     seen = seen_fields(run_id, fetched_at)
-    revived = [without_expiry() if part == "$$ROOT" else part for part in parts]
-    back = {"$literal": {"status": ACTIVE, "reactivated_run": run_id, "reactivated_at": now}}
-    return {
+    stays = {"status": {"$ifNull": ["$status", ACTIVE]}}
+    if expiry_passed:  # never brought back: an expired listing stays expired
+        return {"$mergeObjects": [*parts, seen, stays]}
+    back = {"$and": _expired_before(fetched_at)}
+    revived = {"$cond": [back, without_expiry(), "$$ROOT"]}
+    status = {
         "$cond": [
-            reactivates(fetched_at, expires_at),
-            {"$mergeObjects": [*revived, seen, back]},
-            {"$mergeObjects": [*parts, seen, {"status": {"$ifNull": ["$status", ACTIVE]}}]},
+            back,
+            {"$literal": {"status": ACTIVE, "reactivated_run": run_id, "reactivated_at": now}},
+            stays,
         ]
     }
+    return {"$mergeObjects": [*(revived if part == "$$ROOT" else part for part in parts), seen, status]}
 
 
 def seen_updates(

@@ -90,7 +90,7 @@ def _write(
     *,
     retry_raced: bool,
 ) -> None:
-    result = _bulk_write(store, [_upsert(item, run_id, feed_url, fetched_at, written_at) for item in items])
+    result = _bulk_write(store, _upserts(items, run_id, feed_url, fetched_at, written_at))
     written_before: list[JobItem] = []  # by this run, in an earlier write
     for index, item in enumerate(items):
         error = result.errors.get(index)
@@ -110,49 +110,57 @@ def _write(
         return
     changed, raced = _classify_written_before(store, run_id, written_before, outcome, retry_raced)
     if changed:  # an earlier fetch attempt of this run wrote other content: ours is newer
-        rewrites = [
-            _upsert(item, run_id, feed_url, fetched_at, written_at, only_if_not_written=False)
-            for item in changed
-        ]
-        _bulk_write(store, rewrites)
+        _bulk_write(
+            store, _upserts(changed, run_id, feed_url, fetched_at, written_at, only_if_not_written=False)
+        )
     if raced:  # another run inserted them at the same moment: now they are there to compare with
         _write(store, run_id, feed_url, fetched_at, written_at, raced, outcome, retry_raced=False)
 
 
-def _upsert(
-    item: JobItem,
+def _upserts(
+    items: list[JobItem],
     run_id: str,
     feed_url: str,
     fetched_at: datetime,
     written_at: datetime,
     *,
     only_if_not_written: bool = True,
-) -> UpdateOne:
-    """Insert the item, or rewrite the document if it changed and ours is the newer fetch.
+) -> list[UpdateOne]:
+    """Per item: insert it, or rewrite the document if it changed and ours is the newer fetch.
 
     ``only_if_not_written``: only a document this run neither created nor updated; for one it
-    did, MongoDB rejects the upsert with a duplicate key (the item was written before)."""
-    fields = item.model_dump(exclude={"id"})
-    fields.update(feed_url=feed_url, fetched_at=fetched_at, updated_at=written_at, updated_run=run_id)
-    changed = {
-        "$and": [{"$ne": ["$content_hash", item.content_hash]}, {"$lt": ["$fetched_at", fetched_at]}]
-    }  # a missing fetched_at (a new document) is lower than any date
-    created = {"created_at": written_at, "created_run": run_id}
-    # The item is bound once (``$$item``) and referred to by both ways the lifecycle can merge
-    # it: spelled out in each, every upsert carried its listing twice.
-    rewritten = lifecycle.merged_with_lifecycle(
-        [{"$literal": created}, "$$ROOT", "$$item"],
-        run_id=run_id,
-        fetched_at=fetched_at,
-        now=written_at,
-        expires_at=item.expires_at,
-    )
-    selector: dict[str, Any] = {"_id": item.id}
-    if only_if_not_written:
-        selector.update(created_run={"$ne": run_id}, updated_run={"$ne": run_id})
-    document = {"$cond": [changed, rewritten, "$$ROOT"]}
-    bound = {"$let": {"vars": {"item": {"$literal": fields}}, "in": document}}
-    return UpdateOne(selector, [{"$replaceWith": bound}], upsert=True)
+    did, MongoDB rejects the upsert with a duplicate key (the item was written before).
+
+    What a rewrite writes is one expression for the whole chunk (two: for items whose own expiry
+    date has passed, and the rest): the item is bound to ``$$item`` in each upsert, once."""
+    created = {"$literal": {"created_at": written_at, "created_run": run_id}}
+    rewritten = {
+        passed: lifecycle.merged_with_lifecycle(
+            [created, "$$ROOT", "$$item"],
+            run_id=run_id,
+            fetched_at=fetched_at,
+            now=written_at,
+            expiry_passed=passed,
+        )
+        for passed in (False, True)
+    }
+    stamps = {"feed_url": feed_url, "fetched_at": fetched_at, "updated_at": written_at, "updated_run": run_id}
+    upserts = []
+    for item in items:
+        fields = item.model_dump(exclude={"id"})
+        fields.update(stamps)
+        changed = {
+            "$and": [{"$ne": ["$content_hash", item.content_hash]}, {"$lt": ["$fetched_at", fetched_at]}]
+        }  # a missing fetched_at (a new document) is lower than any date
+        document = {
+            "$cond": [changed, rewritten[lifecycle.date_passed(item.expires_at, fetched_at)], "$$ROOT"]
+        }
+        bound = {"$let": {"vars": {"item": {"$literal": fields}}, "in": document}}
+        selector: dict[str, Any] = {"_id": item.id}
+        if only_if_not_written:
+            selector.update(created_run={"$ne": run_id}, updated_run={"$ne": run_id})
+        upserts.append(UpdateOne(selector, [{"$replaceWith": bound}], upsert=True))
+    return upserts
 
 
 def _classify_written_before(

@@ -188,6 +188,14 @@ def test_a_listing_expires_when_its_own_expiry_date_passes(store: Store) -> None
     # Still in the feed with the date passed: it stays expired, it is not brought back each run.
     _, again = import_run(store, "run-2", t1 + timedelta(hours=1), items, expire_missing=False)
     assert (again.expired, again.reactivated) == (0, 0)
+    # Edited with the date still passed: rewritten, and still expired.
+    edited = [job(0, "Lead", expires_at=past), *items[1:]]
+    counts, still = import_run(
+        store, "run-2b", t1 + timedelta(hours=1, minutes=30), edited, expire_missing=False
+    )
+    assert counts == {"updated": 1, "unchanged": 2} and (still.expired, still.reactivated) == (0, 0)
+    assert states(store)["src#0"] == ("expired", "expiry date passed")
+    assert store.jobs.find_one({"_id": "src#0"})["title"] == "Lead 0"
     # The date moved on in the source: a changed listing, active again.
     later = [job(0, expires_at=future), *items[1:]]
     counts, moved = import_run(store, "run-3", t1 + timedelta(hours=2), later, expire_missing=False)
@@ -221,6 +229,14 @@ def test_listings_stored_before_the_lifecycle_are_active_until_a_complete_fetch_
         "src#1": ("active", None),
         "src#2": ("expired", "missing from feed"),
     }
+
+
+def test_an_expiry_date_is_compared_on_the_fetchers_clock_and_without_a_zone_is_utc() -> None:
+    fetched = T0 + timedelta(hours=1)
+    assert lifecycle.date_passed(T0, fetched) and not lifecycle.date_passed(fetched, fetched)
+    assert not lifecycle.date_passed(None, fetched)
+    assert lifecycle.date_passed(T0.replace(tzinfo=None), fetched)
+    assert not lifecycle.date_passed((fetched + timedelta(minutes=1)).replace(tzinfo=None), fetched)
 
 
 def test_the_policy_defaults_by_format() -> None:
