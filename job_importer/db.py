@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
-from pymongo import ASCENDING, DESCENDING, MongoClient
+from pymongo import ASCENDING, DESCENDING, IndexModel, MongoClient
 from pymongo.collection import Collection
 from pymongo.database import Database
 
@@ -56,31 +56,51 @@ def get_store(settings: Settings) -> Store:
 
 
 def open_store(settings: Settings) -> Store:
-    """The process-wide store with the indexes its queries rely on: what every process opens."""
+    """The process-wide store with the indexes its queries rely on: what every process opens.
+
+    The indexes are ensured once per process and database, however often it is opened (a CLI
+    command opens it for the registry and again for the import)."""
     store = get_store(settings)
-    ensure_indexes(store)
+    key = (settings.mongodb_url, settings.mongodb_db)
+    if key not in _INDEXES_ENSURED:
+        ensure_indexes(store)
+        _INDEXES_ENSURED.add(key)
     return store
 
 
+_INDEXES_ENSURED: set[tuple[str, str]] = set()
+
+
 def ensure_indexes(store: Store) -> None:
-    """Create the indexes the queries rely on; cheap to repeat."""
-    store.jobs.create_index([("source", ASCENDING), ("published_at", DESCENDING)])
-    store.jobs.create_index([("company", ASCENDING)])
-    store.jobs.create_index([("updated_at", DESCENDING)])
-    # The end of a run (lifecycle.py): a feed's active listings by last sighting or expiry date,
-    # and the listings one run expired or brought back (sparse: most have neither).
-    store.jobs.create_index([("feed_url", ASCENDING), ("status", ASCENDING), ("last_seen_at", ASCENDING)])
-    store.jobs.create_index([("feed_url", ASCENDING), ("status", ASCENDING), ("expires_at", ASCENDING)])
-    store.jobs.create_index([("expired_run", ASCENDING)], sparse=True)
-    store.jobs.create_index([("reactivated_run", ASCENDING)], sparse=True)
-    store.runs.create_index([("feed_url", ASCENDING), ("created_at", DESCENDING)])
-    store.runs.create_index([("status", ASCENDING), ("created_at", DESCENDING)])
-    store.runs.create_index([("batch_id", ASCENDING)])
-    store.runs.create_index([("created_at", DESCENDING)])
-    store.failed_items.create_index([("run_id", ASCENDING)])
-    store.failed_items.create_index([("created_at", DESCENDING)])
+    """Create the indexes the queries rely on; cheap to repeat (one command per collection)."""
+    for collection, indexes in _INDEXES.items():
+        store.db[collection].create_indexes(indexes)
+
+
+_INDEXES: dict[str, list[IndexModel]] = {
+    JOBS: [
+        IndexModel([("source", ASCENDING), ("published_at", DESCENDING)]),
+        IndexModel([("company", ASCENDING)]),
+        IndexModel([("updated_at", DESCENDING)]),
+        # The end of a run (lifecycle.py): a feed's active listings by last sighting or expiry
+        # date, and the listings one run expired or brought back (sparse: most have neither).
+        IndexModel([("feed_url", ASCENDING), ("status", ASCENDING), ("last_seen_at", ASCENDING)]),
+        IndexModel([("feed_url", ASCENDING), ("status", ASCENDING), ("expires_at", ASCENDING)]),
+        IndexModel([("expired_run", ASCENDING)], sparse=True),
+        IndexModel([("reactivated_run", ASCENDING)], sparse=True),
+    ],
+    IMPORT_LOGS: [
+        IndexModel([("feed_url", ASCENDING), ("created_at", DESCENDING)]),
+        IndexModel([("status", ASCENDING), ("created_at", DESCENDING)]),
+        IndexModel([("batch_id", ASCENDING)]),
+        IndexModel([("created_at", DESCENDING)]),
+    ],
+    FAILED_ITEMS: [IndexModel([("run_id", ASCENDING)]), IndexModel([("created_at", DESCENDING)])],
     # The registry: one feed per URL; a run's end finds its feed by the redacted URL it records.
-    store.feeds.create_index([("url", ASCENDING)], unique=True)
-    store.feeds.create_index([("feed_url", ASCENDING)])
-    store.feeds.create_index([("enabled", ASCENDING)])
-    store.feeds.create_index([("managed_by", ASCENDING)])
+    FEEDS: [
+        IndexModel([("url", ASCENDING)], unique=True),
+        IndexModel([("feed_url", ASCENDING)]),
+        IndexModel([("enabled", ASCENDING)]),
+        IndexModel([("managed_by", ASCENDING)]),
+    ],
+}
