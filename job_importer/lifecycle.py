@@ -236,14 +236,15 @@ def finish_run(store: Store, run: Mapping[str, Any], now: datetime) -> RunLifecy
     lifecycle = run.get("lifecycle") or {}
     outcome = RunLifecycle()
     why = incomplete_reason(run)
-    rules = _rules(lifecycle)
+    rule = _rule(lifecycle)
     if why is None and lifecycle:
         feed = {"feed_url": feed_url, **STILL_ACTIVE}
         passed = {"expires_at": before(lifecycle["fetched_at"])}
         _expire(store, {**feed, **passed}, run_id, DATE_PASSED, lifecycle, now)
-        for query, reason in rules:
+        if rule is not None:
+            query, reason = rule
             outcome.warning = _expire_guarded(store, {**feed, **query}, run_id, reason, lifecycle, now)
-    elif why is not None and rules and not run.get("not_modified"):  # a 304 is the usual case
+    elif why is not None and rule is not None and not run.get("not_modified"):  # a 304 is the usual case
         outcome.warning = f"no listing expired: {why}"
     outcome.expired = store.jobs.count_documents({"expired_run": run_id})
     outcome.reactivated = store.jobs.count_documents({"reactivated_run": run_id})
@@ -252,17 +253,18 @@ def finish_run(store: Store, run: Mapping[str, Any], now: datetime) -> RunLifecy
     return outcome
 
 
-def _rules(lifecycle: Mapping[str, Any]) -> list[tuple[dict[str, Any], str]]:
-    """The "no longer there" rules of the policy: a query over the feed's active listings each."""
+def _rule(lifecycle: Mapping[str, Any]) -> tuple[dict[str, Any], str] | None:
+    """The policy's "no longer there" rule, if it has one: a query over the feed's active
+    listings, and the reason it gives. Missing from a catalog wins over not seen for N days."""
     fetched_at = lifecycle.get("fetched_at")
     if fetched_at is None:
-        return []
+        return None
     if lifecycle.get("expire_missing"):
-        return [(_last_seen_before(fetched_at), MISSING)]
+        return _last_seen_before(fetched_at), MISSING
     days = lifecycle.get("expire_after_days")
     if days:
-        return [(_last_seen_before(fetched_at - timedelta(days=days)), not_seen_reason(days))]
-    return []
+        return _last_seen_before(fetched_at - timedelta(days=days)), not_seen_reason(days)
+    return None
 
 
 def _last_seen_before(moment: datetime) -> dict[str, Any]:
