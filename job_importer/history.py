@@ -51,6 +51,19 @@ def new_id(prefix: str = "") -> str:
     return f"{prefix}{now():%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
 
 
+def _fresh_attempt() -> dict[str, Any]:
+    """What a new fetch attempt starts from (and a new run): the importer's counts of an earlier
+    attempt no longer apply."""
+    return {
+        **dict.fromkeys(("imported", *RUN_COUNTS), 0),
+        "failures": [],
+        "chunks_total": None,
+        "chunks_accounted": 0,
+        "chunks_done": [],
+        "chunks_dead": [],
+    }
+
+
 def create_runs(store: Store, feeds: Iterable[FeedConfig], trigger: Trigger, batch_id: str) -> list[str]:
     """Insert one queued run per feed and return their ids."""
     created = now()
@@ -70,20 +83,7 @@ def create_runs(store: Store, feeds: Iterable[FeedConfig], trigger: Trigger, bat
             "http_status": None,
             "not_modified": False,
             "error": None,
-            "fetched": 0,
-            "imported": 0,
-            "new": 0,
-            "updated": 0,
-            "unchanged": 0,
-            "duplicates": 0,
-            "failed": 0,
-            "expired": 0,  # beside the counts above: the run's end expired / brought back these
-            "reactivated": 0,
-            "failures": [],
-            "chunks_total": None,
-            "chunks_accounted": 0,
-            "chunks_done": [],
-            "chunks_dead": [],
+            **_fresh_attempt(),
             "fetch_attempts": 0,
         }
         for feed in feeds
@@ -91,17 +91,6 @@ def create_runs(store: Store, feeds: Iterable[FeedConfig], trigger: Trigger, bat
     if docs:
         store.runs.insert_many(docs)
     return [str(doc["_id"]) for doc in docs]
-
-
-#: What a new fetch attempt starts from: the importer's counts of an earlier attempt no longer apply.
-_FRESH_ATTEMPT: dict[str, Any] = {
-    **dict.fromkeys(("imported", *RUN_COUNTS), 0),
-    "failures": [],
-    "chunks_total": None,
-    "chunks_accounted": 0,
-    "chunks_done": [],
-    "chunks_dead": [],
-}
 
 
 def start_fetch(store: Store, run_id: str, *, reopen_failed: bool = False) -> dict[str, Any] | None:
@@ -123,7 +112,7 @@ def start_fetch(store: Store, run_id: str, *, reopen_failed: bool = False) -> di
                 "finished_at": None,
                 "duration_ms": None,
                 "active_at": now(),
-                **_FRESH_ATTEMPT,
+                **_fresh_attempt(),
             },
             "$min": {"started_at": now()},
             "$inc": {"fetch_attempts": 1},
