@@ -33,7 +33,9 @@ def _feeds(settings: Settings, urls: list[str] | None) -> list[FeedConfig]:
         if not url.lower().startswith(("http://", "https://")):
             raise typer.BadParameter(f"{url!r} is not an http(s) URL", param_hint="--feed")
     configured = settings.feed_configs() if not urls else []  # a broken FEEDS_FILE says so first
-    registered = {feed.url: feed for feed in feed_registry.list_feeds(open_store(settings))}
+    registered = {
+        feed.url: feed for feed in feed_registry.list_feeds(open_store(settings), urls=urls or None)
+    }
     if not urls:
         if registered:
             return [feed.feed() for feed in registered.values() if feed.enabled]

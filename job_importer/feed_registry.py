@@ -107,9 +107,13 @@ def _spec_fields(spec: FeedSpec) -> dict[str, Any]:
     return {**spec.model_dump(include=set(SPEC_FIELDS)), "feed_url": redact(spec.url)}
 
 
-def list_feeds(store: Store, *, enabled: bool | None = None) -> list[RegisteredFeed]:
-    """Every feed, by source then URL; only enabled (or disabled) ones if asked."""
-    query = {} if enabled is None else {"enabled": enabled}
+def list_feeds(
+    store: Store, *, enabled: bool | None = None, urls: Iterable[str] | None = None
+) -> list[RegisteredFeed]:
+    """Every feed, by source then URL; only enabled (or disabled) ones, or these URLs, if asked."""
+    query: dict[str, Any] = {} if enabled is None else {"enabled": enabled}
+    if urls is not None:
+        query["url"] = {"$in": list(urls)}
     return [_from_doc(doc) for doc in store.feeds.find(query).sort([("source", 1), ("url", 1)])]
 
 

@@ -28,6 +28,15 @@ def test_a_feed_is_added_found_by_id_or_url_and_unique_by_url(store: Store) -> N
     assert [f.url for f in feed_registry.list_feeds(store)] == [URL]
 
 
+def test_feeds_are_listed_by_url_when_asked(store: Store) -> None:
+    other = "http://127.0.0.1:9/other.xml"
+    for url in (URL, other):
+        feed_registry.add_feed(store, FeedSpec(url=url))
+    assert [f.url for f in feed_registry.list_feeds(store, urls=[other, "http://127.0.0.1:9/no"])] == [other]
+    assert feed_registry.list_feeds(store, urls=[]) == []
+    assert len(feed_registry.list_feeds(store)) == 2
+
+
 def test_credentials_in_a_url_are_stored_but_its_runs_find_it_by_the_redacted_one(store: Store) -> None:
     feed = feed_registry.add_feed(store, FeedSpec(url="http://user:pw@127.0.0.1:9/x.xml"))
     assert feed_registry.get_feed(store, "http://***@127.0.0.1:9/x.xml").id == feed.id
