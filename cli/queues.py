@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 import redis
@@ -65,21 +66,23 @@ def _queues(settings: Settings, chosen: list[str] | None) -> list[str]:
 
 def pause(queue: QueueOption = None, as_json: JsonOption = False) -> None:
     """Pause processing (messages stay queued)."""
-    settings = get_settings()
-    names = _queues(settings, queue)
-    pause_queues(_client(settings), settings.queue_namespace, names)
-    if not as_json:
-        err.print(f"paused: {', '.join(names)}")
-    _show_queues(settings, as_json)
+    _switch(queue, as_json, pause_queues, "paused")
 
 
 def resume(queue: QueueOption = None, as_json: JsonOption = False) -> None:
     """Resume processing."""
+    _switch(queue, as_json, resume_queues, "resumed")
+
+
+def _switch(
+    queue: list[str] | None, as_json: bool, action: Callable[[redis.Redis, str, list[str]], object], done: str
+) -> None:
+    """Pause or resume the chosen queues, say so, and show the queues as they are now."""
     settings = get_settings()
     names = _queues(settings, queue)
-    resume_queues(_client(settings), settings.queue_namespace, names)
+    action(_client(settings), settings.queue_namespace, names)
     if not as_json:
-        err.print(f"resumed: {', '.join(names)}")
+        err.print(f"{done}: {', '.join(names)}")
     _show_queues(settings, as_json)
 
 
