@@ -26,7 +26,7 @@ from job_importer import history
 from job_importer.contract import MAX_TEXT_CHARS, job_id
 from job_importer.db import Store
 from job_importer.keys import Keys
-from job_importer.queues import queue_stats
+from job_importer.queues import QueueStats, queue_stats
 from job_importer.settings import FeedConfig, Settings
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
@@ -285,7 +285,7 @@ def _check_nothing_stuck(
     stuck = store.runs.count_documents({"status": {"$nin": list(history.TERMINAL)}})
     if stuck:
         outcome.problem(f"{stuck} run(s) never finished")
-    stats = queue_stats(client, settings)
+    stats = _settled_queues(settings, client)
     for stat in stats:
         if stat.ready or stat.delayed or stat.in_progress:
             outcome.problem(f"messages left in queue {stat.queue}: {stat.as_dict()}")
@@ -295,6 +295,21 @@ def _check_nothing_stuck(
     waiting = int(client.hlen(Keys(settings.queue_namespace).pending(settings.import_queue)))
     if waiting:
         outcome.problem(f"{waiting} item(s) still marked as waiting in the import queue")
+
+
+def _settled_queues(settings: Settings, client: redis.Redis, timeout_s: float = 60) -> list[QueueStats]:
+    """The queues once nothing is ready, delayed or in progress, or as they are at the deadline.
+
+    Finished runs do not mean settled queues: a run completes before its last chunk's message is
+    acknowledged, and a copy of a chunk held by a killed worker comes back (to be recognised as
+    counted and acknowledged) only once that worker's heartbeat has timed out."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        stats = queue_stats(client, settings)
+        busy = any(stat.ready or stat.delayed or stat.in_progress for stat in stats)
+        if not busy or time.monotonic() > deadline:
+            return stats
+        time.sleep(0.1)
 
 
 @dataclass
