@@ -114,8 +114,13 @@ def test_requeue_a_dead_letter_from_the_queues_page(stack: Stack, browser: Brows
     screenshot(page, "queues-laptop")
     dead.locator("tbody tr").first.locator("button", has_text="Requeue").click()
     expect(dead).to_contain_text("import: 2 dead")
+    card = page.locator('[data-queue="import"]')
+    kept = card.element_handle()
     dead.locator("button", has_text="Requeue all").click()
     expect(dead).to_contain_text("import: 0 dead")
+    # The queue's card counts in place: the same node, so a click on it is never lost to a redraw.
+    expect(card.locator('[data-field="dead"] b')).to_have_text("0")
+    assert kept.evaluate("node => node.isConnected")
 
     page.click("text=Imports")
     row = page.locator(f'#runs tbody tr[data-run-id="{run_id}"]')

@@ -438,18 +438,21 @@ async function showQueues() {
   const charts = h("section", { id: "charts-section" });
   render(h("h1", {}, "Queues"), cards, charts, h("h2", {}, "Dead letters"), dead, h("h2", {}, "Failed items"), failed);
   chartsSection().then((section) => charts.replaceChildren(section));
-  let shown = new Map(); // queue -> [its JSON, its card]: a card is redrawn only when its counts change
+  // queue -> { paused, card }. A card keeps its nodes while its queue's pause state stays (its
+  // counts are updated in place), so a click on a count is never lost to a redraw.
+  let shown = new Map();
   const refreshCounts = async () => {
     try {
       const queues = await api("GET", "/queues");
       const next = new Map();
       for (const q of queues) {
-        const text = JSON.stringify(q);
         const kept = shown.get(q.queue);
-        next.set(q.queue, kept && kept[0] === text ? kept : [text, queueCard(refreshCounts)(q)]);
+        if (kept && kept.paused === q.paused) next.set(q.queue, updateQueueCard(kept, q));
+        else next.set(q.queue, { paused: q.paused, card: queueCard(refreshCounts)(q) });
       }
       shown = next;
-      cards.replaceChildren(...[...next.values()].map(([, card]) => card)); // kept cards stay the same nodes
+      const now = [...next.values()].map((entry) => entry.card);
+      if (now.length !== cards.children.length || now.some((card, i) => cards.children[i] !== card)) cards.replaceChildren(...now);
     } catch (error) {
       shown = new Map();
       cards.replaceChildren(h("p", {}, error.message));
@@ -482,12 +485,20 @@ async function showQueues() {
   current.timer = setInterval(refreshCounts, 2000);
 }
 
+const QUEUE_COUNTS = ["ready", "delayed", "in_progress", "dead"];
+
+function updateQueueCard(entry, q) {
+  for (const name of QUEUE_COUNTS) entry.card.querySelector(`[data-field="${name}"] b`).textContent = q[name];
+  entry.card.querySelector('[data-field="workers"]').textContent = `${q.workers} worker(s)`;
+  return entry;
+}
+
 function queueCard(refresh) {
   return (q) => h("div", { class: "card", "data-queue": q.queue },
     h("div", { class: "toolbar" }, h("strong", {}, q.queue), q.paused ? badge("paused") : badge("running", "completed"),
-      h("span", { class: "muted" }, `${q.workers} worker(s)`)),
+      h("span", { class: "muted", "data-field": "workers" }, `${q.workers} worker(s)`)),
     h("div", { class: "counts" },
-      ["ready", "delayed", "in_progress", "dead"].map((name) => h("a", { "data-field": name, href: `#/queues/${encodeURIComponent(q.queue)}/messages?state=${name}`, title: `Browse the ${name.replace("_", " ")} messages` },
+      QUEUE_COUNTS.map((name) => h("a", { "data-field": name, href: `#/queues/${encodeURIComponent(q.queue)}/messages?state=${name}`, title: `Browse the ${name.replace("_", " ")} messages` },
         h("b", {}, q[name]), h("span", {}, name.replace("_", " "))))),
     h("div", { class: "actions" },
       h("button", { type: "button", onclick: (e) => act(e.target,
