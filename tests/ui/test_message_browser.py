@@ -18,7 +18,7 @@ from job_importer.keys import Keys
 from job_importer.settings import FeedConfig
 from job_importer.trigger import start_import
 from tests.api_server import Stack
-from tests.conftest import wait_for
+from tests.conftest import wait_for, wait_for_runs
 from tests.ui.conftest import LAPTOP, PHONE, open_page, screenshot
 
 TRACEBACK = 'Traceback (most recent call last):\n  File "/app/services/importer/pipeline.py", line 88, in write\n    raise OSError("disk full")\nOSError: disk full'
@@ -102,6 +102,71 @@ def test_browse_page_inspect_and_act_on_messages(stack: Stack, browser: Browser)
     wait_for(
         lambda: history.get_run(stack.store, later_run)["status"] == "completed", 120, what="the promoted run"
     )
+
+
+#: Every fetch the page starts, recorded as it is called (a timer's work shows in it at once).
+RECORD_FETCHES = """
+window.__fetches = [];
+const realFetch = window.fetch;
+window.fetch = (input, init) => { window.__fetches.push(String(input)); return realFetch(input, init); };
+"""
+
+
+def test_a_page_left_behind_never_draws_over_the_one_shown(stack: Stack, browser: Browser) -> None:
+    """The run list reloads itself 300 ms after the live stream names a run it does not show; that
+    reload must not happen once the user has gone to another page (CI: the message browser was
+    replaced by the run list a moment after it appeared)."""
+    paused_fetch(stack)  # the runs stay queued, so the stream keeps naming them
+    try:
+        tag = uuid.uuid4().hex[:8]
+        body = jobicy_feed(sample_jobs(1, start=61_000, seed=61))
+        feeds = []
+        for n in range(26):  # one more than a page of runs
+            stack.feeds.routes[f"/{tag}-{n}.xml"] = body
+            feeds.append(FeedConfig(url=stack.feeds.url(f"/{tag}-{n}.xml")))
+        run_ids = start_import(stack.settings, stack.store, stack.broker, feeds, "api").run_ids
+        page, console = open_page(browser, LAPTOP)
+        page.add_init_script(RECORD_FETCHES)
+        page.clock.install()
+        page.clock.pause_at(time.time() + 1)  # the page's timers fire only when the test says
+        page.goto(f"{stack.api.base_url}/ui/#token={stack.token}")
+        expect(page.locator("#runs tbody tr")).to_have_count(25)
+        expect(page.locator("#live")).to_have_text("live")
+        shown = set(page.locator("#runs tbody tr").evaluate_all("rows => rows.map((r) => r.dataset.runId)"))
+        [unseen, *_] = [run_id for run_id in run_ids if run_id not in shown]
+        visible = next(run_id for run_id in run_ids if run_id in shown)
+
+        def named_by_the_stream(fetched: int) -> None:
+            """A change to a run off the page, then one to a run on it: once the second shows, the
+            first has reached the page too (one stream, in order) and its reload is waiting."""
+            stack.store.runs.update_one({"_id": unseen}, {"$set": {"fetched": fetched}})
+            stack.store.runs.update_one({"_id": visible}, {"$set": {"fetched": fetched}})
+            row = page.locator(f'#runs tbody tr[data-run-id="{visible}"] [data-field="fetched"]')
+            expect(row).to_have_text(str(fetched))
+
+        def run_list_loads() -> int:
+            fetches = page.evaluate("window.__fetches")
+            return sum(1 for url in fetches if url.startswith("/imports?"))
+
+        named_by_the_stream(1)
+        before = run_list_loads()
+        page.locator("#runs").evaluate("table => { table.dataset.drawn = 'before'; }")
+        page.clock.run_for(1000)
+        assert run_list_loads() == before + 1  # on its own page, the run list does reload
+        expect(page.locator("#runs:not([data-drawn])")).to_be_visible()  # and is drawn again
+
+        named_by_the_stream(2)
+        page.click("text=Queues")
+        expect(page.locator("h1")).to_have_text("Queues")
+        before = run_list_loads()
+        page.clock.run_for(1000)
+        assert run_list_loads() == before  # gone to the queues, it does not
+        expect(page.locator("h1")).to_have_text("Queues")
+        assert console.errors == []
+        page.close()
+    finally:
+        resume_fetch(stack)
+    wait_for_runs(stack.store, run_ids, timeout=120)
 
 
 def test_a_dead_message_in_full_and_requeued_from_its_page(stack: Stack, browser: Browser) -> None:

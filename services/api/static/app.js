@@ -5,7 +5,7 @@
 const TOKEN_KEY = "job-importer-token";
 const PAGE_SIZE = 25;
 const view = document.getElementById("view");
-let current = { onRun: null, timer: null, cleanup: [] }; // what the visible page listens to
+let current = { onRun: null, timer: null }; // what the visible page listens to
 
 // DOM ----------------------------------------------------------------------------------------
 
@@ -114,6 +114,13 @@ async function api(method, path, body) {
   if (asker !== current) return new Promise(() => {});
   if (!response.ok) throw new ApiError(response.status, describe(data, response));
   return data;
+}
+
+// A callback for later (a timer) that does nothing once the user has moved to another page: run
+// then, it would draw the page it belongs to over the one on screen.
+function whileShown(callback) {
+  const page = current;
+  return (...args) => { if (page === current) callback(...args); };
 }
 
 function query(params) {
@@ -315,7 +322,7 @@ async function showImports() {
   current.onRun = (run) => {
     const row = tbody.querySelector(`tr[data-run-id="${CSS.escape(run.run_id)}"]`);
     if (row) row.replaceChildren(...runCells(run).flat());
-    else if (page === 1 && !rows.has(run.run_id) && !reload) reload = setTimeout(showImports, 300); // a new run
+    else if (page === 1 && !rows.has(run.run_id) && !reload) reload = setTimeout(whileShown(showImports), 300); // a new run
   };
   render(
     h("h1", {}, "Imports"),
