@@ -14,13 +14,17 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
+import dramatiq
 import redis
 
 from devstack.feedserver import FeedServer
 from job_importer.broker import build_broker
 from job_importer.db import Store
+from job_importer.keys import Keys
+from job_importer.settings import Settings
 from job_importer.trigger import start_import
 from services.scheduler.slots import run_scheduler
 from tests.conftest import Workers, wait_for, wait_for_runs
@@ -28,6 +32,14 @@ from tests.reliability.faults import RestartableRedis
 from tests.reliability.harness import Catalog, Figures, RunCheck, assert_clean, check_final_state, record
 
 QUIET_S = 3
+
+
+def waiting_chunks(client: redis.Redis, settings: Settings) -> Counter[str]:
+    """Chunks per run in the import queue that no worker has fetched yet."""
+    keys = Keys(settings.queue_namespace)
+    message_ids = client.lrange(keys.ready(settings.import_queue), 0, -1)
+    bodies = client.hmget(keys.messages(settings.import_queue), message_ids) if message_ids else []
+    return Counter(dramatiq.Message.decode(body).args[0]["run_id"] for body in bodies if body)
 
 
 def test_runs_whose_messages_redis_lost_are_failed_and_their_feeds_fetched_in_full(
@@ -59,12 +71,20 @@ def test_runs_whose_messages_redis_lost_are_failed_and_their_feeds_fetched_in_fu
 
         started = time.monotonic()
         lost_runs = start_import(settings, store, broker, feeds, "cli").run_ids
-        wait_for(
-            lambda: sum(run["chunks_accounted"] for run in store.runs.find({"_id": {"$in": lost_runs}})) >= 6,
-            60,
-            interval=0.05,
-            what="the import to be half-way",
-        )
+
+        def half_way() -> bool:
+            """Some chunks written, both fetches done, and each run with chunks that no worker holds:
+            the power loss must take some of both runs' chunks (a run whose remaining chunks all sat
+            in a worker's memory, or were sent after the restart, would complete instead)."""
+            runs = list(store.runs.find({"_id": {"$in": lost_runs}}))
+            waiting = waiting_chunks(client, settings)
+            return (
+                sum(run["chunks_accounted"] for run in runs) >= 2
+                and all(run["status"] == "importing" for run in runs)
+                and all(waiting[run_id] >= 3 for run_id in lost_runs)
+            )
+
+        wait_for(half_way, 60, interval=0.05, what="the import to be half-way")
         assert aof.process is not None
         aof.process.kill()  # the power goes
         aof.process.wait(timeout=10)
