@@ -128,6 +128,9 @@ class Chunk(BaseModel):
     feed_url: str
     fetched_at: datetime
     items: list[dict[str, Any]]  # validated item by item by the importer, so one bad item fails alone
+    # The feed has its own ``feed`` metric label in the fetcher (configured, or of the registry):
+    # the importer then labels its items and run end the same way, not as ``other``.
+    labelled: bool = False
 
 
 JOB_ITEM = TypeAdapter(JobItem)
@@ -223,10 +226,12 @@ def chunk_message(
     fetched_at: datetime,
     items: list[bytes],
     attempt: int | None = None,
+    labelled: bool = False,
 ) -> dramatiq.Message[Any]:
     """The importer message for one chunk (a :class:`Chunk` once decoded), addressed by actor
     name: the fetcher never imports the importer. ``items`` are JSON already (embedded as they
-    are by :class:`job_importer.broker.JSONEncoder`)."""
+    are by :class:`job_importer.broker.JSONEncoder`). ``labelled``: see :attr:`Chunk.labelled`
+    (left out when false, so other chunks are as they were)."""
     chunk = {
         "run_id": run_id,
         "attempt": attempt,
@@ -235,6 +240,8 @@ def chunk_message(
         "fetched_at": fetched_at,
         "items": [msgspec.Raw(item) for item in items],
     }
+    if labelled:
+        chunk["labelled"] = True
     return dramatiq.Message(
         queue_name=settings.import_queue,
         actor_name=IMPORT_ACTOR,

@@ -8,8 +8,9 @@ to the same files Dramatiq's Prometheus middleware serves on the service's metri
 API process serves them (mostly empty there) with the queue gauges of
 :class:`job_importer.queues.QueueCollector`.
 
-Labels stay bounded: ``feed`` is the feed URL for configured feeds (and, in the fetcher, for the
-registry's feeds that fetch messages name: :func:`name_feed`) and ``other`` for ad-hoc ones.
+Labels stay bounded: ``feed`` is the feed URL for configured feeds and for the registry's feeds
+(named by the fetch messages that carry them, then by their chunks in the importer:
+:func:`name_feed`), and ``other`` for ad-hoc ones.
 The URL is always the redacted one (no ``user:password``): metrics are served without a token, and
 the fetcher (which holds the full URL) and the importer (which sees the redacted one on chunks)
 must label a feed alike.

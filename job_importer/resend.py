@@ -16,7 +16,7 @@ from typing import Any
 
 from dramatiq.brokers.redis import RedisBroker
 
-from job_importer import history
+from job_importer import feed_registry, history
 from job_importer.contract import ENVELOPE_BYTES, chunk_message
 from job_importer.db import Store
 from job_importer.settings import FeedConfig, Settings, source_for_url
@@ -62,12 +62,14 @@ def _resend_feed(
     feed = FeedConfig(url=feed_url, source=source if isinstance(source, str) else source_for_url(feed_url))
     [run_id] = history.create_runs(store, [feed], "api", batch_id)
     history.start_fetch(store, run_id)
+    labelled = _registered(store, feed_url)
     chunks = 0
     try:
         for fetched_at, items in _chunks(settings, docs):
             message = chunk_message(
-                settings, run_id=run_id, seq=chunks, feed_url=feed_url, fetched_at=fetched_at, items=items
-            )
+                settings, run_id=run_id, seq=chunks, feed_url=feed_url, fetched_at=fetched_at, items=items,
+                labelled=labelled,
+            )  # fmt: skip
             broker.enqueue(message)
             chunks += 1
     except Exception as exc:  # Redis down: nothing is lost, the records stay
@@ -104,3 +106,12 @@ def _chunks(settings: Settings, docs: list[dict[str, Any]]) -> Iterator[tuple[da
             size += len(data) + 1
         if items:
             yield fetched_at, items
+
+
+def _registered(store: Store, feed_url: str) -> bool:
+    """Whether the feed is in the registry: its items then keep the feed's own metric label."""
+    try:
+        feed_registry.get_feed(store, feed_url)
+    except feed_registry.FeedNotFound:
+        return False
+    return True

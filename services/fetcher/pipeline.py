@@ -367,6 +367,7 @@ def _send_chunks(
     settings = ctx.settings
     chunker = Chunker(settings.worker_batch_size, settings.chunk_max_bytes, settings.worker_flush_ms)
     sent = _Sent()
+    labelled = metrics.feed_label(feed.url) != metrics.OTHER_FEED
 
     def send(batch: list[tuple[Item, bytes]]) -> None:
         waiting = ctx.pending.claim([item for item, _ in batch], run_id)
@@ -381,6 +382,7 @@ def _send_chunks(
                 feed_url=redact(feed.url),  # stored on each listing
                 fetched_at=fetched_at,
                 items=fresh,
+                labelled=labelled,
             )
             ctx.broker.enqueue(message)
             sent.chunks += 1

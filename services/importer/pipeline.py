@@ -39,6 +39,8 @@ def import_chunk_payload(
         raise InvalidChunk(
             f"not a chunk message: {exc.error_count()} problem(s): {exc.errors()[0]['msg']}"
         ) from None
+    if chunk.labelled:  # e.g. a feed of the registry, added since this process started
+        metrics.name_feed(chunk.feed_url)
     items, invalid = validate_items(chunk.items)
     ctx.limiter.wait()
     outcome = write_items(ctx.store, chunk.run_id, chunk.feed_url, chunk.fetched_at, items)

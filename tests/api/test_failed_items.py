@@ -10,12 +10,12 @@ from urllib.parse import quote
 import httpx
 
 from devstack.samplefeeds import sample_jobs
-from job_importer import failed_items, history
+from job_importer import failed_items, feed_registry, history
 from job_importer.contract import JobItem, chunk_message, content_hash
 from job_importer.failed_items import ItemFailure
-from job_importer.settings import FeedConfig
+from job_importer.settings import FeedConfig, FeedSpec
 from tests.api.helpers import serve, start, wait_finished
-from tests.api_server import Stack
+from tests.api_server import Stack, metric_value
 
 
 def valid_item(guid: str, title: str = "Welder") -> dict[str, object]:
@@ -96,6 +96,22 @@ def test_a_rejected_item_sent_again_is_imported(stack: Stack, client: httpx.Clie
     run = wait_finished(client, resent["run_ids"][0])
     assert (run["fetched"], run["new"], run["failed"]) == (1, 1, 0)
     assert client.get(f"/jobs/{quote('failco#g-retry', safe='')}").json()["title"] == "Rigger"
+
+
+def test_items_of_a_feed_of_the_registry_sent_again_keep_its_metric_label(
+    stack: Stack, client: httpx.Client
+) -> None:
+    url = "https://registered-failco.example/feed.xml"  # never fetched: disabled, and no scheduler runs
+    feed_registry.add_feed(stack.store, FeedSpec(url=url, source="failco", enabled=False))
+    [run_id] = history.create_runs(stack.store, [FeedConfig(url=url)], "cli", "batch-label")
+    failed_items.record(
+        stack.store, run_id, url,
+        [ItemFailure(key="failco#g-label", reason="MongoDB rejected the document: timeout", guid="g-label", stage="import", payload=valid_item("g-label", "Fitter"))],
+    )  # fmt: skip
+    resent = client.post("/failed-items/requeue", params={"run_id": run_id}).json()
+    assert wait_finished(client, resent["run_ids"][0])["new"] == 1
+    importer = httpx.get(f"http://127.0.0.1:{stack.settings.importer_metrics_port}/metrics", timeout=10).text
+    assert metric_value(importer, "job_importer_items_total", feed=url, outcome="new") == 1
 
 
 def test_fetch_stage_failures_cannot_be_sent_again_but_can_be_deleted(

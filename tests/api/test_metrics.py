@@ -168,6 +168,23 @@ def test_a_feed_of_the_registry_has_its_own_label(stack: Stack, client: httpx.Cl
     assert metric_value(fetcher, "job_importer_feed_fetches_total", **labels) == 1
 
 
+def test_the_importer_labels_a_feed_of_the_registry_as_the_fetcher_does(
+    stack: Stack, client: httpx.Client
+) -> None:
+    """The importer learns of a feed added at run time from its chunks: the feed's items and active
+    listings carry its own label there too, not ``other``."""
+    path = "/registered-and-up.xml"
+    stack.feeds.routes[path] = jobicy_feed(sample_jobs(3, start=62_000, seed=62))
+    url = stack.feeds.url(path)
+    assert client.post("/feeds", json={"url": url, "source": "registered-up"}).status_code == 201
+    [run_id] = start(client, url)
+    assert wait_finished(client, run_id)["status"] == "completed"
+    importer = scrape(f"http://127.0.0.1:{stack.settings.importer_metrics_port}/metrics")
+    assert metric_value(importer, "job_importer_items_total", feed=url, outcome="new") == 3
+    assert metric_value(importer, "job_importer_active_listings", feed=url) == 3
+    assert metric_value(importer, "job_importer_last_success_timestamp_seconds", feed=url)
+
+
 def test_the_api_exports_queue_gauges(stack: Stack, client: httpx.Client) -> None:
     assert client.post("/queues/fetch/pause").status_code == 200
     try:
