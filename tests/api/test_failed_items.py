@@ -102,14 +102,17 @@ def test_items_of_a_feed_of_the_registry_sent_again_keep_its_metric_label(
     stack: Stack, client: httpx.Client
 ) -> None:
     url = "https://registered-failco.example/feed.xml"  # never fetched: disabled, and no scheduler runs
-    feed_registry.add_feed(stack.store, FeedSpec(url=url, source="failco", enabled=False))
-    [run_id] = history.create_runs(stack.store, [FeedConfig(url=url)], "cli", "batch-label")
-    failed_items.record(
-        stack.store, run_id, url,
-        [ItemFailure(key="failco#g-label", reason="MongoDB rejected the document: timeout", guid="g-label", stage="import", payload=valid_item("g-label", "Fitter"))],
-    )  # fmt: skip
-    resent = client.post("/failed-items/requeue", params={"run_id": run_id}).json()
-    assert wait_finished(client, resent["run_ids"][0])["new"] == 1
+    feed = feed_registry.add_feed(stack.store, FeedSpec(url=url, source="failco", enabled=False))
+    try:
+        [run_id] = history.create_runs(stack.store, [FeedConfig(url=url)], "cli", "batch-label")
+        failed_items.record(
+            stack.store, run_id, url,
+            [ItemFailure(key="failco#g-label", reason="MongoDB rejected the document: timeout", guid="g-label", stage="import", payload=valid_item("g-label", "Fitter"))],
+        )  # fmt: skip
+        resent = client.post("/failed-items/requeue", params={"run_id": run_id}).json()
+        assert wait_finished(client, resent["run_ids"][0])["new"] == 1
+    finally:
+        feed_registry.remove_feed(stack.store, feed.id)  # the stack's other tests list the feeds
     importer = httpx.get(f"http://127.0.0.1:{stack.settings.importer_metrics_port}/metrics", timeout=10).text
     assert metric_value(importer, "job_importer_items_total", feed=url, outcome="new") == 1
 

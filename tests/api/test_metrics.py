@@ -160,9 +160,13 @@ def test_a_feed_of_the_registry_has_its_own_label(stack: Stack, client: httpx.Cl
     path = "/registered-but-down.xml"
     stack.feeds.routes[path] = lambda request: Reply(status=404, body=b"gone", content_type="text/plain")
     url = stack.feeds.url(path)
-    assert client.post("/feeds", json={"url": url, "source": "registered-board"}).status_code == 201
+    added = client.post("/feeds", json={"url": url, "source": "registered-board"})
+    assert added.status_code == 201
     [run_id] = start(client, url)
     assert wait_finished(client, run_id)["status"] == "failed"
+    assert (
+        client.delete(f"/feeds/{added.json()['id']}").status_code == 204
+    )  # the stack's other tests list the feeds
     fetcher = scrape(f"http://127.0.0.1:{stack.settings.fetcher_metrics_port}/metrics")
     labels = {"feed": url, "source": "registered-board", "result": "http_4xx"}
     assert metric_value(fetcher, "job_importer_feed_fetches_total", **labels) == 1
@@ -176,9 +180,11 @@ def test_the_importer_labels_a_feed_of_the_registry_as_the_fetcher_does(
     path = "/registered-and-up.xml"
     stack.feeds.routes[path] = jobicy_feed(sample_jobs(3, start=62_000, seed=62))
     url = stack.feeds.url(path)
-    assert client.post("/feeds", json={"url": url, "source": "registered-up"}).status_code == 201
+    added = client.post("/feeds", json={"url": url, "source": "registered-up"})
+    assert added.status_code == 201
     [run_id] = start(client, url)
     assert wait_finished(client, run_id)["status"] == "completed"
+    assert client.delete(f"/feeds/{added.json()['id']}").status_code == 204
     importer = scrape(f"http://127.0.0.1:{stack.settings.importer_metrics_port}/metrics")
     assert metric_value(importer, "job_importer_items_total", feed=url, outcome="new") == 3
     assert metric_value(importer, "job_importer_active_listings", feed=url) == 3
