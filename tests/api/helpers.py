@@ -32,3 +32,11 @@ def wait_finished(client: httpx.Client, run_id: str, timeout: float = 60) -> dic
 
     result: dict[str, Any] = wait_for(finished, timeout, interval=0.1, what=f"run {run_id} to finish")
     return result
+
+
+def scrape(url: str) -> str:
+    """One Prometheus scrape of a metrics endpoint, as text."""
+    response = httpx.get(url, timeout=10)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    return response.text

@@ -14,7 +14,7 @@ from job_importer import failed_items, feed_registry, history
 from job_importer.contract import JobItem, chunk_message, content_hash
 from job_importer.failed_items import ItemFailure
 from job_importer.settings import FeedConfig, FeedSpec
-from tests.api.helpers import serve, start, wait_finished
+from tests.api.helpers import scrape, serve, start, wait_finished
 from tests.api_server import Stack, metric_value
 
 
@@ -101,7 +101,7 @@ def test_a_rejected_item_sent_again_is_imported(stack: Stack, client: httpx.Clie
 def test_items_of_a_feed_of_the_registry_sent_again_keep_its_metric_label(
     stack: Stack, client: httpx.Client
 ) -> None:
-    url = "https://registered-failco.example/feed.xml"  # never fetched: disabled, and no scheduler runs
+    url = stack.feeds.url("/registered-failco.xml")  # never fetched (disabled); loopback if it were
     feed = feed_registry.add_feed(stack.store, FeedSpec(url=url, source="failco", enabled=False))
     try:
         [run_id] = history.create_runs(stack.store, [FeedConfig(url=url)], "cli", "batch-label")
@@ -113,7 +113,7 @@ def test_items_of_a_feed_of_the_registry_sent_again_keep_its_metric_label(
         assert wait_finished(client, resent["run_ids"][0])["new"] == 1
     finally:
         feed_registry.remove_feed(stack.store, feed.id)  # the stack's other tests list the feeds
-    importer = httpx.get(f"http://127.0.0.1:{stack.settings.importer_metrics_port}/metrics", timeout=10).text
+    importer = scrape(f"http://127.0.0.1:{stack.settings.importer_metrics_port}/metrics")
     assert metric_value(importer, "job_importer_items_total", feed=url, outcome="new") == 1
 
 

@@ -9,17 +9,10 @@ import pytest
 
 from devstack.feedserver import Reply
 from devstack.samplefeeds import jobicy_feed, sample_jobs
-from tests.api.helpers import serve, start, wait_finished
+from tests.api.helpers import scrape, serve, start, wait_finished
 from tests.api.test_queues import send_bad_chunk
 from tests.api_server import Stack, metric_value
 from tests.conftest import wait_for
-
-
-def scrape(url: str) -> str:
-    response = httpx.get(url, timeout=10)
-    assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/plain")
-    return response.text
 
 
 @pytest.fixture(scope="module")
@@ -164,9 +157,8 @@ def test_a_feed_of_the_registry_has_its_own_label(stack: Stack, client: httpx.Cl
     assert added.status_code == 201
     [run_id] = start(client, url)
     assert wait_finished(client, run_id)["status"] == "failed"
-    assert (
-        client.delete(f"/feeds/{added.json()['id']}").status_code == 204
-    )  # the stack's other tests list the feeds
+    # The stack's other tests list the feeds: this one goes once it has done its part.
+    assert client.delete(f"/feeds/{added.json()['id']}").status_code == 204
     fetcher = scrape(f"http://127.0.0.1:{stack.settings.fetcher_metrics_port}/metrics")
     labels = {"feed": url, "source": "registered-board", "result": "http_4xx"}
     assert metric_value(fetcher, "job_importer_feed_fetches_total", **labels) == 1

@@ -17,13 +17,12 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import dramatiq
 import redis
 
 from devstack.feedserver import FeedServer
 from job_importer.broker import build_broker
 from job_importer.db import Store
-from job_importer.keys import Keys
+from job_importer.messages import QueueBrowser
 from job_importer.settings import Settings
 from job_importer.trigger import start_import
 from services.scheduler.slots import run_scheduler
@@ -34,12 +33,10 @@ from tests.reliability.harness import Catalog, Figures, RunCheck, assert_clean, 
 QUIET_S = 3
 
 
-def waiting_chunks(client: redis.Redis, settings: Settings) -> Counter[str]:
+def waiting_chunks(client: redis.Redis, settings: Settings) -> Counter[str | None]:
     """Chunks per run in the import queue that no worker has fetched yet."""
-    keys = Keys(settings.queue_namespace)
-    message_ids = client.lrange(keys.ready(settings.import_queue), 0, -1)
-    bodies = client.hmget(keys.messages(settings.import_queue), message_ids) if message_ids else []
-    return Counter(dramatiq.Message.decode(body).args[0]["run_id"] for body in bodies if body)
+    ready, _ = QueueBrowser.of(client, settings, settings.import_queue).list("ready", limit=10_000)
+    return Counter(message.run_id for message in ready)
 
 
 def test_runs_whose_messages_redis_lost_are_failed_and_their_feeds_fetched_in_full(
